@@ -1,0 +1,116 @@
+# wssnoop - see README.md. `make` builds ./wssnoop; `make test` installs what is
+# missing, builds, and runs every test (root needed for the BPF ones).
+# Quiet by default; `make V=1` shows full commands.
+
+OUTPUT   := build
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CLANG    ?= clang
+CC       ?= cc
+BPFTOOL  ?= bpftool
+VMLINUX  := vmlinux/$(ARCH)/vmlinux.h
+
+CFLAGS   ?= -g -O2
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=unused-function \
+            -Werror=implicit-function-declaration -D_GNU_SOURCE -MMD -MP
+INCLUDES := -I$(OUTPUT) -I. -Iuser
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+              -Wno-gnu-variable-sized-type-not-at-end \
+              -I$(dir $(VMLINUX)) -I. -MMD -MP
+LIBS     := -lbpf -lelf -lz -lnettle -lcap
+TEST_LIBS := -lcmocka -lnettle
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Loader-side sources need libbpf and the skeletons; everything else in user/
+# is pure judgement code, collected in a library the unit tests link against.
+LOADER_SRCS := user/main.c user/capture.c
+PURE_SRCS   := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+SKELS       := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+PURE_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(PURE_SRCS))
+LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LOADER_SRCS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps deps-test run test unit e2e vmtest bench fuzz format lint clean
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: wssnoop
+
+deps:
+	$(Q)scripts/install-deps.sh build
+
+deps-test:
+	$(Q)scripts/install-deps.sh test
+
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o | $(OUTPUT)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+# The loader includes the generated skeletons.
+$(LOADER_OBJS): $(SKELS)
+
+$(OUTPUT)/libwssnoop.a: $(PURE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+wssnoop: $(LOADER_OBJS) $(OUTPUT)/libwssnoop.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libwssnoop.a | $(OUTPUT)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(OUTPUT)/libwssnoop.a $(TEST_LIBS) -o $@
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	./wssnoop $(ARGS)
+
+unit: $(UNIT_BINS)
+	$(Q)scripts/run-unit.sh $(UNIT_BINS)
+
+e2e: all
+	$(Q)scripts/run-e2e.sh
+
+test: deps-test
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory e2e
+
+# The matrix's test peer: static, so it runs alone in the VMs' initramfs.
+$(OUTPUT)/wspeer: tests/peers/wspeer.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -static $< -o $@
+
+vmtest: all $(OUTPUT)/wspeer
+	$(Q)scripts/vmtest.sh
+
+format:
+	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c
+
+lint:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		-I. -Iuser --suppress=missingIncludeSystem user tests/unit
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) wssnoop
+
+-include $(wildcard $(OUTPUT)/*/*.d) $(wildcard $(OUTPUT)/tests/*.d)

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * capture.bpf.h - maps and helpers every wssnoop capture program shares:
+ * the watched-port table, the ring buffer with batched wakeups, the per-CPU
+ * counters and the per-CPU scratch record an event is built in.
+ *
+ * Both capture objects (socket-level and syscall) include it, so that the
+ * loader reads the same records and counters whichever one it loaded.
+ */
+#ifndef WSSNOOP_CAPTURE_BPF_H
+#define WSSNOOP_CAPTURE_BPF_H
+
+#include "bpf/wssnoop.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+/* Set by the loader before load. */
+const volatile __u32 request_budget = WS_REQUEST_SAMPLE_DEFAULT;
+const volatile __u32 answer_budget = WS_ANSWER_SAMPLE_DEFAULT;
+/* Wake the reader only once this much is waiting: a wakeup per event costs
+ * microseconds; the reader also polls on a short timer. */
+const volatile __u64 wakeup_bytes = 64 * 1024;
+
+/* Local ports to watch, indexed by port number. Lives in .bss, which user
+ * space maps, so ports can change while the programs run. */
+__u8 watched_ports[65536];
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* the loader may resize before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WS_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct scratch {
+	struct ws_event ev;
+	__u8 data[WS_SAMPLE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline void count(__u32 counter)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
+
+	if (value)
+		*value += 1;
+}
+
+static __always_inline bool port_watched(__u32 port)
+{
+	return watched_ports[port & 0xffff];
+}
+
+static __always_inline struct scratch *scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* Send the event built in the scratch record with n sample bytes. */
+static __always_inline void emit(struct scratch *sc, __u32 n)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (n > WS_SAMPLE_MAX)
+		n = WS_SAMPLE_MAX;
+	sc->ev.sample_len = n;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, sc, sizeof(struct ws_event) + n, flags))
+		count(WS_CNT_LOST);
+}
+
+/* Does a segment beginning with these bytes possibly start a head? Requests
+ * begin with a method token, answers with "HTTP/". A short segment (a head
+ * written a byte at a time) passes if what it has is upper-case letters. */
+static __always_inline bool head_start_word(const __u8 *b, __u32 len, int dir)
+{
+	__u32 i;
+
+	if (len < 4) {
+		for (i = 0; i < 3; i++) {
+			if (i >= len)
+				break;
+			if (b[i] < 'A' || b[i] > 'Z')
+				return false;
+		}
+		return true;
+	}
+	if (dir == WS_DIR_OUT)
+		return b[0] == 'H' && b[1] == 'T' && b[2] == 'T' && b[3] == 'P';
+	switch (b[0]) {
+	case 'G': return b[1] == 'E' && b[2] == 'T' && b[3] == ' ';
+	case 'P': return (b[1] == 'O' && b[2] == 'S' && b[3] == 'T') ||
+			 (b[1] == 'U' && b[2] == 'T' && b[3] == ' ') ||
+			 (b[1] == 'A' && b[2] == 'T' && b[3] == 'C') ||
+			 (b[1] == 'R' && b[2] == 'I' && b[3] == ' ');
+	case 'H': return b[1] == 'E' && b[2] == 'A' && b[3] == 'D';
+	case 'D': return b[1] == 'E' && b[2] == 'L' && b[3] == 'E';
+	case 'O': return b[1] == 'P' && b[2] == 'T' && b[3] == 'I';
+	case 'C': return b[1] == 'O' && b[2] == 'N' && b[3] == 'N';
+	case 'T': return b[1] == 'R' && b[2] == 'A' && b[3] == 'C';
+	default: return false;
+	}
+}
+
+/* What one direction of a connection remembers: where the current head
+ * started and up to where its segments are still sampled. */
+struct dir_state {
+	__u32 head_seq;
+	__u32 budget_end;
+	__u8 seen;
+	__u8 pad[3];
+};
+
+/* Decide whether a payload starting at seq is sampled, and how much of it.
+ * first holds its first first_len (<= 4) bytes. Returns 0 to skip. */
+static __always_inline __u32 plan_sample(struct dir_state *d, __u32 seq, __u32 payload_len,
+					 const __u8 *first, __u32 first_len, int dir, __u16 *flags)
+{
+	__u32 budget = dir == WS_DIR_IN ? request_budget : answer_budget;
+	__u32 room;
+
+	/* A method token (or "HTTP/") starts a head even inside the last one's
+	 * window: pipelined requests arrive that way. */
+	if (!d->seen) {
+		d->seen = 1;
+		*flags |= WS_F_FIRST | WS_F_HEAD_START;
+	} else if (first_len == 4 && head_start_word(first, first_len, dir)) {
+		*flags |= WS_F_HEAD_START;
+	} else if ((__s32)(seq - d->head_seq) >= 0 && (__s32)(seq - d->budget_end) < 0) {
+		*flags |= WS_F_CONT;
+	} else if (head_start_word(first, first_len, dir)) {
+		/* A head written a few bytes at a time, past the last window. */
+		*flags |= WS_F_HEAD_START;
+	} else {
+		return 0;
+	}
+	if (*flags & WS_F_HEAD_START) {
+		d->head_seq = seq;
+		d->budget_end = seq + budget;
+	}
+	room = d->budget_end - seq;
+	if (payload_len > room) {
+		*flags |= WS_F_CUT;
+		return room;
+	}
+	return payload_len;
+}
+
+/* A head that ends within its first segment needs no continuation: stop the
+ * budget there so that bodies and frames that follow are not sampled. */
+static __always_inline void note_head_end(struct dir_state *d, const struct scratch *sc, __u32 seq,
+					  __u32 n, __u32 payload_len)
+{
+	__u32 i = n - 4;
+
+	if (n != payload_len || n < 4 || !(sc->ev.flags & WS_F_HEAD_START))
+		return;
+	i &= WS_SAMPLE_MAX - 1;
+	if (i + 4 > WS_SAMPLE_MAX)
+		return;
+	if (sc->data[i] == '\r' && sc->data[i + 1] == '\n' && sc->data[i + 2] == '\r' &&
+	    sc->data[i + 3] == '\n')
+		d->budget_end = seq + n;
+}
+
+#endif /* WSSNOOP_CAPTURE_BPF_H */

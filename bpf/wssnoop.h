@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * wssnoop.h - the records the BPF programs and the loader share.
+ *
+ * Promise: every record the kernel side writes into the ring buffer is a
+ * struct ws_event followed by sample_len bytes of payload. Fixed-width types
+ * only; the layout is pinned by the _Static_asserts at the end so that both
+ * compilers (clang -target bpf and the host compiler) agree on it.
+ */
+#ifndef WSSNOOP_H
+#define WSSNOOP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Largest sample one event may carry (a power of two: the BPF side masks
+ * lengths with WS_SAMPLE_MAX - 1 to convince the verifier). */
+#define WS_SAMPLE_MAX 16384
+/* Default budget of bytes sampled from the start of a request head. */
+#define WS_REQUEST_SAMPLE_DEFAULT 4096
+/* Budget of bytes sampled from the start of an answer head. */
+#define WS_ANSWER_SAMPLE_DEFAULT 1024
+#define WS_COMM_LEN 16
+
+enum ws_event_type {
+	WS_EV_DATA = 1,	 /* a sampled segment (or read/write) of a watched connection */
+	WS_EV_OWNER = 2, /* the process that reads or writes a watched socket */
+	WS_EV_CLOSE = 3, /* the socket reached TCP_CLOSE */
+};
+
+enum ws_dir {
+	WS_DIR_IN = 0,	/* towards the server: requests */
+	WS_DIR_OUT = 1, /* from the server: answers */
+};
+
+enum ws_data_flag {
+	WS_F_HEAD_START = 1 << 0, /* first bytes may start a head (first payload, method token, "HTTP/") */
+	WS_F_FIRST = 1 << 1,	  /* first payload seen in this direction of the connection */
+	WS_F_CONT = 1 << 2,	  /* continuation within the budget of the head started before */
+	WS_F_CUT = 1 << 3,	  /* sample shorter than the segment's payload */
+	WS_F_FIN = 1 << 4,	  /* segment carries FIN */
+	WS_F_RST = 1 << 5,	  /* segment carries RST */
+	WS_F_STREAM = 1 << 6,	  /* seq is a byte offset in the stream (syscall capture), not a TCP seq */
+};
+
+/* Where the process attribution of an event comes from, best first. */
+enum ws_owner_source {
+	WS_OWNER_NONE = 0,
+	WS_OWNER_SOCK_TP = 1, /* sock:sock_recv_length / sock_send_length, process context */
+	WS_OWNER_EGRESS = 2,  /* cgroup_skb egress runs in the sender's context */
+	WS_OWNER_SYSCALL = 3, /* syscall tracepoints, process context */
+	WS_OWNER_PROC = 4,    /* user space matched the socket in /proc (inferred) */
+};
+
+/* Counters the BPF side keeps in a per-CPU array, summed by user space. */
+enum ws_counter {
+	WS_CNT_SEGMENTS = 0,	/* payload segments on watched ports */
+	WS_CNT_SAMPLED,		/* segments copied into the ring buffer */
+	WS_CNT_LOST,		/* events the ring buffer had no room for */
+	WS_CNT_CUT,		/* samples shorter than the segment (budget or WS_SAMPLE_MAX) */
+	WS_CNT_NO_STORAGE,	/* socket storage could not be had */
+	WS_CNT_NOT_TCP,		/* watched-port packets whose TCP header could not be read */
+	WS_CNT_OWNER,		/* owner events sent */
+	WS_CNT_CLOSE,		/* close events sent */
+	WS_CNT__MAX,
+};
+
+struct ws_event {
+	__u8 type;	   /* enum ws_event_type */
+	__u8 dir;	   /* enum ws_dir */
+	__u8 family;	   /* AF_INET or AF_INET6 */
+	__u8 owner_source; /* enum ws_owner_source of tgid/tid/comm, or NONE */
+	__u16 flags;	   /* enum ws_data_flag */
+	__u16 local_port;  /* host byte order */
+	__u16 remote_port; /* host byte order */
+	__u16 reserved;
+	__u32 sample_len;  /* bytes of data[] that follow */
+	__u32 payload_len; /* bytes of payload in the segment */
+	__u32 seq;	   /* sequence number of the first payload byte */
+	__u32 tgid;
+	__u32 tid;
+	__u64 cookie; /* socket cookie: the connection's identity */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 cgroup_id;
+	__u8 local_addr[16]; /* IPv4 in the first four bytes */
+	__u8 remote_addr[16];
+	char comm[WS_COMM_LEN];
+	__u8 data[];
+};
+
+_Static_assert(sizeof(struct ws_event) == 104, "ws_event layout changed");
+_Static_assert(__builtin_offsetof(struct ws_event, seq) == 20, "ws_event.seq moved");
+_Static_assert(__builtin_offsetof(struct ws_event, cookie) == 32, "ws_event.cookie moved");
+_Static_assert(__builtin_offsetof(struct ws_event, local_addr) == 56, "ws_event.local_addr moved");
+_Static_assert(__builtin_offsetof(struct ws_event, data) == 104, "ws_event.data moved");
+
+#endif /* WSSNOOP_H */

@@ -1,0 +1,904 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * wspeer: a tiny WebSocket handshake server and scenario client, the peer that
+ * wssnoop's kernel matrix (make vmtest) and host checks talk through.
+ *
+ * It is built with `gcc -static` and copied alone into the test VMs' initramfs,
+ * so it has no dependency at all: the SHA-1 and base64 that the handshake's
+ * Sec-WebSocket-Accept needs are written here (a few dozen lines) instead of
+ * linking nettle or OpenSSL, whose static archives would drag in more than the
+ * initramfs should carry. Addresses are numeric only (inet_pton), so the static
+ * glibc never needs NSS.
+ *
+ *   wspeer server PORT [--v6]          answer handshakes on 127.0.0.1 (or ::1)
+ *   wspeer client HOST PORT SCENARIO   send one scenario, print the status lines
+ *
+ * Server answers: a valid RFC 6455 handshake gets 101 with the right
+ * Sec-WebSocket-Accept; a handshake without Upgrade: websocket gets 426; any
+ * other broken handshake 400; a plain GET elsewhere 200 with a body
+ * (keep-alive); path /close is closed without an answer. Several requests may
+ * follow one another on a connection. After a 101 the server reads until EOF.
+ * All connections are served by the one process (poll), so every socket
+ * belongs to the server's pid, which the tests compare with wssnoop's report.
+ *
+ * Client scenarios: valid, no-upgrade, http10, keepalive, close, split (see
+ * scenarios[] below). Exit 0 when the answer is what the scenario expects,
+ * 1 when it is not, 2 on a usage error, 3 when the connection itself failed.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define HEAD_MAX 8192
+#define MAX_CONNS 64
+#define MAX_HEADERS 64
+#define CLIENT_TIMEOUT_S 5
+
+/* ---- SHA-1 (FIPS 180-4) and base64, just enough for Sec-WebSocket-Accept ---- */
+
+struct sha1_ctx {
+	uint32_t state[5];
+	uint64_t length_bytes;
+	uint8_t block[64];
+	size_t block_used;
+};
+
+static uint32_t rotl32(uint32_t value, int bits)
+{
+	return (value << bits) | (value >> (32 - bits));
+}
+
+static void sha1_compress(struct sha1_ctx *ctx, const uint8_t *block)
+{
+	uint32_t w[80], a, b, c, d, e, f, k, temp;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
+		       (uint32_t)block[4 * i + 2] << 8 | block[4 * i + 3];
+	for (i = 16; i < 80; i++)
+		w[i] = rotl32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+
+	a = ctx->state[0];
+	b = ctx->state[1];
+	c = ctx->state[2];
+	d = ctx->state[3];
+	e = ctx->state[4];
+	for (i = 0; i < 80; i++) {
+		if (i < 20) {
+			f = (b & c) | (~b & d);
+			k = 0x5A827999;
+		} else if (i < 40) {
+			f = b ^ c ^ d;
+			k = 0x6ED9EBA1;
+		} else if (i < 60) {
+			f = (b & c) | (b & d) | (c & d);
+			k = 0x8F1BBCDC;
+		} else {
+			f = b ^ c ^ d;
+			k = 0xCA62C1D6;
+		}
+		temp = rotl32(a, 5) + f + e + k + w[i];
+		e = d;
+		d = c;
+		c = rotl32(b, 30);
+		b = a;
+		a = temp;
+	}
+	ctx->state[0] += a;
+	ctx->state[1] += b;
+	ctx->state[2] += c;
+	ctx->state[3] += d;
+	ctx->state[4] += e;
+}
+
+static void sha1_init(struct sha1_ctx *ctx)
+{
+	static const uint32_t initial[5] = { 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476,
+					     0xC3D2E1F0 };
+
+	memcpy(ctx->state, initial, sizeof(initial));
+	ctx->length_bytes = 0;
+	ctx->block_used = 0;
+}
+
+static void sha1_update(struct sha1_ctx *ctx, const void *data, size_t len)
+{
+	const uint8_t *bytes = data;
+
+	ctx->length_bytes += len;
+	while (len > 0) {
+		size_t take = 64 - ctx->block_used;
+
+		if (take > len)
+			take = len;
+		memcpy(ctx->block + ctx->block_used, bytes, take);
+		ctx->block_used += take;
+		bytes += take;
+		len -= take;
+		if (ctx->block_used == 64) {
+			sha1_compress(ctx, ctx->block);
+			ctx->block_used = 0;
+		}
+	}
+}
+
+static void sha1_final(struct sha1_ctx *ctx, uint8_t digest[20])
+{
+	uint64_t length_bits = ctx->length_bytes * 8;
+	uint8_t pad = 0x80, zero = 0, length_be[8];
+	int i;
+
+	sha1_update(ctx, &pad, 1);
+	while (ctx->block_used != 56)
+		sha1_update(ctx, &zero, 1);
+	for (i = 0; i < 8; i++)
+		length_be[i] = (uint8_t)(length_bits >> (56 - 8 * i));
+	sha1_update(ctx, length_be, 8);
+	for (i = 0; i < 20; i++)
+		digest[i] = (uint8_t)(ctx->state[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+static const char base64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Writes 4 * ceil(len / 3) characters and a NUL into out. */
+static void base64_encode(const uint8_t *in, size_t len, char *out)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		*out++ = base64_alphabet[in[i] >> 2];
+		*out++ = base64_alphabet[(in[i] & 3) << 4 | in[i + 1] >> 4];
+		*out++ = base64_alphabet[(in[i + 1] & 15) << 2 | in[i + 2] >> 6];
+		*out++ = base64_alphabet[in[i + 2] & 63];
+	}
+	if (len - i == 1) {
+		*out++ = base64_alphabet[in[i] >> 2];
+		*out++ = base64_alphabet[(in[i] & 3) << 4];
+		*out++ = '=';
+		*out++ = '=';
+	} else if (len - i == 2) {
+		*out++ = base64_alphabet[in[i] >> 2];
+		*out++ = base64_alphabet[(in[i] & 3) << 4 | in[i + 1] >> 4];
+		*out++ = base64_alphabet[(in[i + 1] & 15) << 2];
+		*out++ = '=';
+	}
+	*out = '\0';
+}
+
+/* Number of bytes the base64 text decodes to, or -1 when it is not canonical base64. */
+static int base64_decoded_length(const char *text)
+{
+	size_t len = strlen(text), i, padding = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (text[i] == '=') {
+			if (i < len - 2)
+				return -1;
+			padding++;
+		} else if (padding || !strchr(base64_alphabet, text[i])) {
+			return -1;
+		}
+	}
+	return (int)(len / 4 * 3 - padding);
+}
+
+/* accept must hold 29 bytes: base64 of a 20-byte digest plus NUL. */
+static void websocket_accept(const char *key, char accept[29])
+{
+	struct sha1_ctx ctx;
+	uint8_t digest[20];
+
+	sha1_init(&ctx);
+	sha1_update(&ctx, key, strlen(key));
+	sha1_update(&ctx, WS_GUID, strlen(WS_GUID));
+	sha1_final(&ctx, digest);
+	base64_encode(digest, sizeof(digest), accept);
+}
+
+/* ---- HTTP heads ---- */
+
+struct header {
+	char *name;
+	char *value;
+};
+
+struct request_head {
+	char *method, *target, *version;
+	struct header headers[MAX_HEADERS];
+	int header_count;
+};
+
+static char *trim(char *text)
+{
+	char *end;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	end = text + strlen(text);
+	while (end > text && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return text;
+}
+
+/* Splits a head (NUL-terminated, CRLF lines, without the blank line) in place. */
+static int parse_request_head(char *head, struct request_head *request)
+{
+	char *line, *next, *colon;
+
+	memset(request, 0, sizeof(*request));
+	next = strchr(head, '\n');
+	if (next)
+		*next++ = '\0';
+	line = trim(head);
+	request->method = strtok(line, " ");
+	request->target = strtok(NULL, " ");
+	request->version = strtok(NULL, " ");
+	if (!request->method || !request->target || !request->version)
+		return -1;
+	while (next && *next) {
+		line = next;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		colon = strchr(line, ':');
+		if (!colon || request->header_count == MAX_HEADERS)
+			continue;
+		*colon = '\0';
+		request->headers[request->header_count].name = trim(line);
+		request->headers[request->header_count].value = trim(colon + 1);
+		request->header_count++;
+	}
+	return 0;
+}
+
+static const char *header_value(const struct request_head *request, const char *name)
+{
+	int i;
+
+	for (i = 0; i < request->header_count; i++)
+		if (strcasecmp(request->headers[i].name, name) == 0)
+			return request->headers[i].value;
+	return NULL;
+}
+
+/* True when the comma-separated header value holds token (case-insensitive). */
+static int header_has_token(const char *value, const char *token)
+{
+	size_t token_len = strlen(token);
+
+	while (value && *value) {
+		const char *end = strchr(value, ',');
+		size_t len;
+
+		while (*value == ' ' || *value == '\t')
+			value++;
+		len = end ? (size_t)(end - value) : strlen(value);
+		while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+			len--;
+		if (len == token_len && strncasecmp(value, token, len) == 0)
+			return 1;
+		value = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t sent = send(fd, data, len, MSG_NOSIGNAL);
+
+		if (sent < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += sent;
+		len -= (size_t)sent;
+	}
+	return 0;
+}
+
+/* ---- server ---- */
+
+enum conn_state { CONN_HTTP, CONN_UPGRADED };
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	size_t used;
+	char buffer[HEAD_MAX + 1];
+};
+
+enum reply_action { REPLY_KEEP, REPLY_CLOSE_AFTER, REPLY_CLOSE_SILENTLY, REPLY_UPGRADED };
+
+static int is_websocket_path(const char *target)
+{
+	return strncmp(target, "/ws", 3) == 0 &&
+	       (target[3] == '\0' || target[3] == '/' || target[3] == '?');
+}
+
+static int wants_close(const struct request_head *request)
+{
+	const char *connection = header_value(request, "Connection");
+
+	if (header_has_token(connection, "close"))
+		return 1;
+	return strcmp(request->version, "HTTP/1.1") != 0 &&
+	       !header_has_token(connection, "keep-alive");
+}
+
+static int send_status(int fd, int status, const char *reason, const char *extra_headers,
+		       int close_after)
+{
+	char response[1024];
+	int len;
+
+	len = snprintf(response, sizeof(response),
+		       "HTTP/1.1 %d %s\r\nServer: wspeer\r\nContent-Type: text/plain\r\n"
+		       "Content-Length: %zu\r\n%s%s\r\n%s\n",
+		       status, reason, strlen(reason) + 1, extra_headers ? extra_headers : "",
+		       close_after ? "Connection: close\r\n" : "", reason);
+	return write_all(fd, response, (size_t)len);
+}
+
+/*
+ * Answers one request head. The checks follow RFC 6455 4.2.1 in the order
+ * most servers apply them; the first broken rule decides the answer.
+ */
+static enum reply_action answer_request(int fd, struct request_head *request)
+{
+	const char *upgrade = header_value(request, "Upgrade");
+	const char *key = header_value(request, "Sec-WebSocket-Key");
+	const char *version = header_value(request, "Sec-WebSocket-Version");
+	int close_after = wants_close(request);
+	const char *problem = NULL;
+	char extra[256], accept[29];
+
+	if (strcmp(request->target, "/close") == 0)
+		return REPLY_CLOSE_SILENTLY;
+
+	if (!is_websocket_path(request->target) && !upgrade && !key && !version) {
+		if (strcmp(request->method, "GET") != 0 && strcmp(request->method, "HEAD") != 0) {
+			send_status(fd, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
+				    close_after);
+			return close_after ? REPLY_CLOSE_AFTER : REPLY_KEEP;
+		}
+		send_status(fd, 200, "OK", NULL, close_after);
+		return close_after ? REPLY_CLOSE_AFTER : REPLY_KEEP;
+	}
+
+	if (!header_has_token(upgrade, "websocket")) {
+		send_status(fd, 426, "Upgrade Required",
+			    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n", close_after);
+		return close_after ? REPLY_CLOSE_AFTER : REPLY_KEEP;
+	}
+	if (strcmp(request->method, "GET") != 0)
+		problem = "method is not GET";
+	else if (strcmp(request->version, "HTTP/1.1") != 0)
+		problem = "HTTP version is not 1.1";
+	else if (!header_value(request, "Host"))
+		problem = "Host missing";
+	else if (!header_has_token(header_value(request, "Connection"), "upgrade"))
+		problem = "Connection lacks upgrade";
+	else if (!key || base64_decoded_length(key) != 16)
+		problem = "Sec-WebSocket-Key missing or not 16 bytes";
+	else if (!version || strcmp(version, "13") != 0)
+		problem = "Sec-WebSocket-Version is not 13";
+	if (problem) {
+		fprintf(stderr, "wspeer: refused: %s\n", problem);
+		send_status(fd, 400, "Bad Request", NULL, close_after);
+		return close_after ? REPLY_CLOSE_AFTER : REPLY_KEEP;
+	}
+
+	websocket_accept(key, accept);
+	snprintf(extra, sizeof(extra),
+		 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		 accept);
+	write_all(fd, extra, strlen(extra));
+	return REPLY_UPGRADED;
+}
+
+/* Serves every complete head in the buffer; returns -1 when the connection must close. */
+static int serve_buffer(struct conn *conn)
+{
+	for (;;) {
+		struct request_head request;
+		enum reply_action action;
+		char *end;
+		size_t head_len;
+
+		conn->buffer[conn->used] = '\0';
+		end = strstr(conn->buffer, "\r\n\r\n");
+		if (!end)
+			return conn->used >= HEAD_MAX ? -1 : 0;
+		*end = '\0';
+		head_len = (size_t)(end - conn->buffer) + 4;
+		if (parse_request_head(conn->buffer, &request) < 0) {
+			send_status(conn->fd, 400, "Bad Request", NULL, 1);
+			return -1;
+		}
+		action = answer_request(conn->fd, &request);
+		fprintf(stderr, "wspeer: %s %s %s -> %s\n", request.method, request.target,
+			request.version,
+			action == REPLY_UPGRADED	 ? "upgraded" :
+			action == REPLY_CLOSE_SILENTLY ? "closed without answer" :
+							   "answered");
+		memmove(conn->buffer, conn->buffer + head_len, conn->used - head_len);
+		conn->used -= head_len;
+		if (action == REPLY_CLOSE_AFTER || action == REPLY_CLOSE_SILENTLY)
+			return -1;
+		if (action == REPLY_UPGRADED) {
+			conn->state = CONN_UPGRADED;
+			conn->used = 0;
+			return 0;
+		}
+	}
+}
+
+static int listen_on(int port, int v6)
+{
+	struct sockaddr_in6 addr6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				      .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in addr4 = { .sin_family = AF_INET, .sin_port = htons(port),
+				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd, one = 1;
+
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((v6 ? bind(fd, (struct sockaddr *)&addr6, sizeof(addr6)) :
+		  bind(fd, (struct sockaddr *)&addr4, sizeof(addr4))) < 0 ||
+	    listen(fd, 64) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int run_server(int port, int v6)
+{
+	static struct conn conns[MAX_CONNS];
+	struct pollfd fds[MAX_CONNS + 1];
+	int listen_fd, count = 0, i;
+
+	listen_fd = listen_on(port, v6);
+	if (listen_fd < 0) {
+		fprintf(stderr, "wspeer: cannot listen on %s port %d: %s\n",
+			v6 ? "[::1]" : "127.0.0.1", port, strerror(errno));
+		return 3;
+	}
+	fprintf(stderr, "wspeer: listening on %s:%d pid %d\n", v6 ? "[::1]" : "127.0.0.1", port,
+		(int)getpid());
+
+	for (;;) {
+		fds[0].fd = listen_fd;
+		fds[0].events = count < MAX_CONNS ? POLLIN : 0;
+		for (i = 0; i < count; i++) {
+			fds[i + 1].fd = conns[i].fd;
+			fds[i + 1].events = POLLIN;
+		}
+		if (poll(fds, (nfds_t)count + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "wspeer: poll: %s\n", strerror(errno));
+			return 3;
+		}
+		for (i = count - 1; i >= 0; i--) {
+			struct conn *conn = &conns[i];
+			ssize_t got;
+			int drop = 0;
+
+			if (!fds[i + 1].revents)
+				continue;
+			got = recv(conn->fd, conn->buffer + conn->used, HEAD_MAX - conn->used, 0);
+			if (got <= 0)
+				drop = !(got < 0 && errno == EINTR);
+			else if (conn->state == CONN_UPGRADED)
+				conn->used = 0; /* frames after the 101 are not interpreted */
+			else {
+				conn->used += (size_t)got;
+				drop = serve_buffer(conn) < 0;
+			}
+			if (drop) {
+				close(conn->fd);
+				conns[i] = conns[--count];
+			}
+		}
+		if (fds[0].revents & POLLIN) {
+			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd >= 0) {
+				conns[count].fd = fd;
+				conns[count].state = CONN_HTTP;
+				conns[count].used = 0;
+				count++;
+			}
+		}
+	}
+}
+
+/* ---- client ---- */
+
+struct response {
+	int status;
+	char status_line[256];
+	char accept[64];
+	long content_length;
+};
+
+struct client {
+	int fd;
+	char key[32];
+	char buffer[HEAD_MAX + 1];
+	size_t used;
+};
+
+static int connect_to(const char *host, int port)
+{
+	struct sockaddr_in6 addr6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	struct sockaddr_in addr4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval timeout = { .tv_sec = CLIENT_TIMEOUT_S };
+	int fd, v6 = strchr(host, ':') != NULL, one = 1;
+
+	if (v6 ? inet_pton(AF_INET6, host, &addr6.sin6_addr) != 1 :
+		 inet_pton(AF_INET, host, &addr4.sin_addr) != 1) {
+		fprintf(stderr, "wspeer: '%s' is not a numeric IPv4 or IPv6 address\n", host);
+		return -2;
+	}
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((v6 ? connect(fd, (struct sockaddr *)&addr6, sizeof(addr6)) :
+		  connect(fd, (struct sockaddr *)&addr4, sizeof(addr4))) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void make_key(char key[32])
+{
+	uint8_t nonce[16];
+	size_t i;
+
+	if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
+		unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+
+		for (i = 0; i < sizeof(nonce); i++)
+			nonce[i] = (uint8_t)rand_r(&seed);
+	}
+	base64_encode(nonce, sizeof(nonce), key);
+}
+
+/*
+ * Reads one response head (and its Content-Length body). Returns 1 when a
+ * response was read, 0 on a clean EOF before any byte, -1 on error or timeout.
+ */
+static int read_response(struct client *client, struct response *response)
+{
+	char *end, *line, *next;
+	size_t head_len;
+
+	memset(response, 0, sizeof(*response));
+	for (;;) {
+		ssize_t got;
+
+		client->buffer[client->used] = '\0';
+		end = strstr(client->buffer, "\r\n\r\n");
+		if (end)
+			break;
+		if (client->used >= HEAD_MAX)
+			return -1;
+		got = recv(client->fd, client->buffer + client->used, HEAD_MAX - client->used, 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			fprintf(stderr, "wspeer: no answer: %s\n",
+				errno == EAGAIN ? "timed out" : strerror(errno));
+			return -1;
+		}
+		if (got == 0) {
+			if (client->used == 0)
+				return 0;
+			fprintf(stderr, "wspeer: connection closed inside a response head\n");
+			return -1;
+		}
+		client->used += (size_t)got;
+	}
+	*end = '\0';
+	head_len = (size_t)(end - client->buffer) + 4;
+	next = strchr(client->buffer, '\n');
+	if (next)
+		*next++ = '\0';
+	snprintf(response->status_line, sizeof(response->status_line), "%s",
+		 trim(client->buffer));
+	if (sscanf(response->status_line, "HTTP/%*d.%*d %d", &response->status) != 1)
+		return -1;
+	while (next && *next) {
+		char *colon;
+
+		line = next;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		if (strcasecmp(trim(line), "Sec-WebSocket-Accept") == 0)
+			snprintf(response->accept, sizeof(response->accept), "%s", trim(colon + 1));
+		else if (strcasecmp(trim(line), "Content-Length") == 0)
+			response->content_length = strtol(trim(colon + 1), NULL, 10);
+	}
+	memmove(client->buffer, client->buffer + head_len, client->used - head_len);
+	client->used -= head_len;
+
+	/* Skip the body so that the next response starts at the buffer's start. */
+	while (response->status != 101 && response->content_length > 0) {
+		size_t take = client->used < (size_t)response->content_length ?
+				      client->used :
+				      (size_t)response->content_length;
+		ssize_t got;
+
+		memmove(client->buffer, client->buffer + take, client->used - take);
+		client->used -= take;
+		response->content_length -= (long)take;
+		if (response->content_length == 0)
+			break;
+		got = recv(client->fd, client->buffer, HEAD_MAX, 0);
+		if (got <= 0)
+			return -1;
+		client->used = (size_t)got;
+	}
+	printf("%s\n", response->status_line);
+	fflush(stdout);
+	return 1;
+}
+
+static int send_text(struct client *client, const char *text)
+{
+	if (write_all(client->fd, text, strlen(text)) < 0) {
+		fprintf(stderr, "wspeer: send: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void format_handshake(char *out, size_t size, const char *path, const char *key,
+			     const char *port)
+{
+	snprintf(out, size,
+		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n"
+		 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+		 "Sec-WebSocket-Version: 13\r\n\r\n",
+		 path, port, key);
+}
+
+/* True when response is a 101 whose Sec-WebSocket-Accept matches our key. */
+static int is_good_upgrade(const struct client *client, const struct response *response)
+{
+	char expected[29];
+
+	if (response->status != 101) {
+		fprintf(stderr, "wspeer: expected 101, got '%s'\n", response->status_line);
+		return 0;
+	}
+	websocket_accept(client->key, expected);
+	if (strcmp(expected, response->accept) != 0) {
+		fprintf(stderr, "wspeer: Sec-WebSocket-Accept '%s', expected '%s'\n",
+			response->accept, expected);
+		return 0;
+	}
+	return 1;
+}
+
+static int expect_refusal(struct client *client)
+{
+	struct response response;
+
+	if (read_response(client, &response) != 1)
+		return 1;
+	if (response.status < 400 || response.status > 499) {
+		fprintf(stderr, "wspeer: expected a 4xx refusal, got '%s'\n", response.status_line);
+		return 1;
+	}
+	return 0;
+}
+
+static int scenario_valid(struct client *client, const char *port)
+{
+	struct response response;
+	char request[512];
+
+	format_handshake(request, sizeof(request), "/ws", client->key, port);
+	if (send_text(client, request) < 0 || read_response(client, &response) != 1)
+		return 1;
+	return is_good_upgrade(client, &response) ? 0 : 1;
+}
+
+static int scenario_no_upgrade(struct client *client, const char *port)
+{
+	char request[512];
+
+	snprintf(request, sizeof(request),
+		 "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n"
+		 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+		 port, client->key);
+	return send_text(client, request) < 0 ? 1 : expect_refusal(client);
+}
+
+/* What nginx sends upstream from a location without WebSocket settings. */
+static int scenario_http10(struct client *client, const char *port)
+{
+	char request[512];
+
+	snprintf(request, sizeof(request),
+		 "GET /ws HTTP/1.0\r\nHost: backend\r\nConnection: close\r\n"
+		 "User-Agent: wspeer\r\nSec-WebSocket-Key: %s\r\n"
+		 "Sec-WebSocket-Version: 13\r\n\r\n",
+		 client->key);
+	(void)port;
+	return send_text(client, request) < 0 ? 1 : expect_refusal(client);
+}
+
+static int scenario_keepalive(struct client *client, const char *port)
+{
+	struct response response;
+	char request[512];
+
+	snprintf(request, sizeof(request),
+		 "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n\r\n",
+		 port);
+	if (send_text(client, request) < 0 || read_response(client, &response) != 1)
+		return 1;
+	if (response.status != 200) {
+		fprintf(stderr, "wspeer: expected 200 first, got '%s'\n", response.status_line);
+		return 1;
+	}
+	return scenario_valid(client, port);
+}
+
+static int scenario_close(struct client *client, const char *port)
+{
+	struct response response;
+	char request[512];
+	int got;
+
+	format_handshake(request, sizeof(request), "/close", client->key, port);
+	if (send_text(client, request) < 0)
+		return 1;
+	got = read_response(client, &response);
+	if (got == 0) {
+		printf("(closed without answer)\n");
+		return 0;
+	}
+	if (got > 0)
+		fprintf(stderr, "wspeer: expected the server to close, got '%s'\n",
+			response.status_line);
+	return 1;
+}
+
+/* The handshake in five writes with pauses, so the head spans several segments. */
+static int scenario_split(struct client *client, const char *port)
+{
+	struct response response;
+	struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+	char request[512];
+	size_t len, cuts[] = { 0, 3, 21, 60, 0, 0 }, i;
+
+	format_handshake(request, sizeof(request), "/ws", client->key, port);
+	len = strlen(request);
+	cuts[4] = len - 20;
+	cuts[5] = len;
+	for (i = 0; i + 1 < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		if (write_all(client->fd, request + cuts[i], cuts[i + 1] - cuts[i]) < 0)
+			return 1;
+		if (i + 2 < sizeof(cuts) / sizeof(cuts[0]))
+			nanosleep(&pause, NULL);
+	}
+	if (read_response(client, &response) != 1)
+		return 1;
+	return is_good_upgrade(client, &response) ? 0 : 1;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct client *client, const char *port);
+	const char *summary;
+} scenarios[] = {
+	{ "valid", scenario_valid, "good handshake to /ws, expects 101 + right accept" },
+	{ "no-upgrade", scenario_no_upgrade, "GET /ws with Sec-WebSocket-*, no Upgrade" },
+	{ "http10", scenario_http10, "nginx default proxy: HTTP/1.0, Connection: close" },
+	{ "keepalive", scenario_keepalive, "GET /index.html, then a handshake, one connection" },
+	{ "close", scenario_close, "handshake to /close, expects a close without answer" },
+	{ "split", scenario_split, "handshake written in 5 pieces, 50 ms apart" },
+};
+
+static int run_client(const char *host, const char *port_text, const char *scenario)
+{
+	static struct client client;
+	size_t i;
+	int port = atoi(port_text), status;
+
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		if (strcmp(scenarios[i].name, scenario) == 0)
+			break;
+	if (i == sizeof(scenarios) / sizeof(scenarios[0])) {
+		fprintf(stderr, "wspeer: unknown scenario '%s'\n", scenario);
+		return 2;
+	}
+	if (port <= 0 || port > 65535) {
+		fprintf(stderr, "wspeer: bad port '%s'\n", port_text);
+		return 2;
+	}
+	client.fd = connect_to(host, port);
+	if (client.fd == -2)
+		return 2;
+	if (client.fd < 0) {
+		fprintf(stderr, "wspeer: cannot connect to %s port %d: %s\n", host, port,
+			strerror(errno));
+		return 3;
+	}
+	make_key(client.key);
+	status = scenarios[i].run(&client, port_text);
+	close(client.fd);
+	return status;
+}
+
+static void usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: wspeer server PORT [--v6]\n"
+		     "       wspeer client HOST PORT SCENARIO\n"
+		     "scenarios:\n");
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		fprintf(out, "  %-11s %s\n", scenarios[i].name, scenarios[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 3 && strcmp(argv[1], "server") == 0) {
+		int v6 = argc == 4 && strcmp(argv[3], "--v6") == 0;
+
+		if (argc > 4 || (argc == 4 && !v6) || atoi(argv[2]) <= 0) {
+			usage(stderr);
+			return 2;
+		}
+		return run_server(atoi(argv[2]), v6);
+	}
+	if (argc == 5 && strcmp(argv[1], "client") == 0)
+		return run_client(argv[2], argv[3], argv[4]);
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * capture.c - the load sequence: check, probe, open, configure, load,
+ * attach, poll. Kernel differences are decided here, once, by probing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <sys/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "capture.h"
+#include "wssnoop.skel.h"
+#if __has_include("syscall.skel.h")
+#include "syscall.skel.h"
+#define HAVE_SYSCALL_CAPTURE 1
+#else
+/* The syscall capture object is not built yet. */
+struct syscall_bpf;
+static inline void syscall_bpf__destroy(struct syscall_bpf *s) { (void)s; }
+#endif
+
+#define MAX_PROGS 32
+
+struct capture {
+	struct capture_opts opts;
+	struct wssnoop_bpf *skb_skel;
+	struct syscall_bpf *sys_skel;
+	struct bpf_object *obj; /* whichever skeleton was loaded */
+	__u8 *watched;		/* the programs' .bss watched_ports[] */
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_PROGS];
+	int n_links;
+	int cgroup_fd;
+	char mounted_cgroup[64]; /* where we mounted cgroup2, to unmount at exit */
+	bool mounted_tracefs;
+	const char *attribution;
+	char *log_buf;
+};
+
+static int verbose_level;
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && verbose_level < 3)
+		return 0;
+	if (level == LIBBPF_INFO && verbose_level < 2)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool has_cap(cap_t caps, cap_value_t cap)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (!CAP_IS_SUPPORTED(cap))
+		return false;
+	cap_get_flag(caps, cap, CAP_EFFECTIVE, &v);
+	return v == CAP_SET;
+}
+
+/* Name the first capability missing, so the message says what to grant. */
+static const char *missing_capability(enum capture_kind kind)
+{
+	cap_t caps = cap_get_proc();
+	const char *missing = NULL;
+	bool admin;
+
+	if (!caps)
+		return NULL;
+	admin = has_cap(caps, CAP_SYS_ADMIN);
+	if (!admin && !has_cap(caps, CAP_BPF))
+		missing = "CAP_BPF (or CAP_SYS_ADMIN)";
+	else if (!admin && !has_cap(caps, CAP_PERFMON))
+		missing = "CAP_PERFMON (or CAP_SYS_ADMIN)";
+	else if (kind == CAPTURE_SOCKET && !has_cap(caps, CAP_NET_ADMIN))
+		missing = "CAP_NET_ADMIN (attaching to a cgroup)";
+	cap_free(caps);
+	return missing;
+}
+
+static bool is_fs(const char *path, long magic)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == magic;
+}
+
+/* The cgroup v2 hierarchy: the usual places, then /proc/self/mounts, else
+ * mount one of our own (removed at exit). */
+static int open_cgroup(struct capture *c, char *err, size_t errlen)
+{
+	static const char *const candidates[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
+	char path[4096] = "";
+	const char *root = NULL;
+	size_t i;
+
+	if (c->opts.cgroup_path) {
+		if (!is_fs(c->opts.cgroup_path, CGROUP2_SUPER_MAGIC))
+			return fail(err, errlen, "%s is not a cgroup v2 directory: give --cgroup a path under the cgroup2 mount",
+				    c->opts.cgroup_path);
+		root = c->opts.cgroup_path;
+	}
+	for (i = 0; !root && i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (is_fs(candidates[i], CGROUP2_SUPER_MAGIC))
+			root = candidates[i];
+	if (!root) {
+		FILE *f = fopen("/proc/self/mounts", "r");
+		char dev[256], dir[4096], type[64];
+
+		while (f && fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+			if (strcmp(type, "cgroup2") == 0) {
+				snprintf(path, sizeof(path), "%s", dir);
+				root = path;
+				break;
+			}
+		}
+		if (f)
+			fclose(f);
+	}
+	if (!root) {
+		snprintf(c->mounted_cgroup, sizeof(c->mounted_cgroup), "/tmp/wssnoop-cgroup2.XXXXXX");
+		if (!mkdtemp(c->mounted_cgroup) || mount("cgroup2", c->mounted_cgroup, "cgroup2", 0, NULL)) {
+			int e = errno;
+
+			if (c->mounted_cgroup[0])
+				rmdir(c->mounted_cgroup);
+			c->mounted_cgroup[0] = 0;
+			return fail(err, errlen, "no cgroup v2 hierarchy and mounting one failed (%s): use --capture syscall",
+				    strerror(e));
+		}
+		root = c->mounted_cgroup;
+	}
+	c->cgroup_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->cgroup_fd < 0)
+		return fail(err, errlen, "cannot open cgroup %s: %s", root, strerror(errno));
+	if (c->opts.verbose)
+		fprintf(stderr, "wssnoop: cgroup %s\n", root);
+	return 0;
+}
+
+/* Syscall tracepoints are found through tracefs; mount it when absent. */
+__attribute__((unused)) static int ensure_tracefs(struct capture *c, char *err, size_t errlen)
+{
+	if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return fail(err, errlen, "tracefs is not mounted and mounting it on /sys/kernel/tracing failed: %s",
+			    strerror(errno));
+	c->mounted_tracefs = true;
+	return 0;
+}
+
+static bool kernel_has_btf_type(struct btf *vmlinux, const char *name, __u32 kind)
+{
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, kind) >= 0;
+}
+
+static int attach_link(struct capture *c, struct bpf_program *prog, struct bpf_link *link, char *err,
+		       size_t errlen)
+{
+	if (!link)
+		return fail(err, errlen, "attaching %s failed: %s", bpf_program__name(prog), strerror(errno));
+	if (c->n_links >= (int)(sizeof(c->links) / sizeof(c->links[0]))) {
+		bpf_link__destroy(link);
+		return fail(err, errlen, "too many programs to attach");
+	}
+	c->links[c->n_links++] = link;
+	return 0;
+}
+
+/* Verifier statistics for -vv and the kernel matrix: bpf_prog_info's
+ * verified_insns where the kernel has it (5.16), else the load log's line. */
+static void report_verifier(struct capture *c)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, c->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		long insns = -1;
+		size_t log_size = 0;
+		const char *log;
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && len > offsetof(struct bpf_prog_info, verified_insns) &&
+		    info.verified_insns)
+			insns = info.verified_insns;
+		log = bpf_program__log_buf(prog, &log_size);
+		if (insns < 0 && log) {
+			const char *p = strstr(log, "processed ");
+
+			if (p)
+				insns = strtol(p + strlen("processed "), NULL, 10);
+		}
+		fprintf(stderr, "wssnoop: prog %s insns=%ld\n", bpf_program__name(prog), insns);
+	}
+}
+
+/* Ask the verifier for its statistics (log level 4) into a buffer per program. */
+static void ask_verifier_stats(struct capture *c)
+{
+	struct bpf_program *prog;
+	int i = 0;
+
+	/* The full log of -vvv needs room; the statistics line does not. */
+	size_t size = verbose_level >= 3 ? 16 << 20 : 64 << 10;
+
+	c->log_buf = calloc(MAX_PROGS, size);
+	if (!c->log_buf)
+		return;
+	bpf_object__for_each_program(prog, c->obj) {
+		if (i == MAX_PROGS)
+			break;
+		bpf_program__set_log_buf(prog, c->log_buf + (size_t)i++ * size, size);
+		bpf_program__set_log_level(prog, verbose_level >= 3 ? 1 : 4);
+	}
+}
+
+/* With our own log buffers libbpf does not print the verifier's words. */
+static void print_verifier_logs(struct capture *c)
+{
+	struct bpf_program *prog;
+
+	if (verbose_level < 3 || !c->log_buf)
+		return;
+	bpf_object__for_each_program(prog, c->obj) {
+		size_t log_size = 0;
+		const char *log = bpf_program__log_buf(prog, &log_size);
+
+		if (log && log[0])
+			fprintf(stderr, "wssnoop: verifier log of %s:\n%s\n", bpf_program__name(prog), log);
+	}
+}
+
+static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err, size_t errlen)
+{
+	struct wssnoop_bpf *skel;
+	bool sock_tp = kernel_has_btf_type(vmlinux, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) &&
+		       kernel_has_btf_type(vmlinux, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF);
+	bool egress = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+
+	if (open_cgroup(c, err, errlen))
+		return -1;
+	skel = wssnoop_bpf__open();
+	if (!skel)
+		return fail(err, errlen, "opening the BPF object failed: %s", strerror(errno));
+	c->skb_skel = skel;
+	c->obj = skel->obj;
+	skel->rodata->request_budget = c->opts.request_budget;
+	skel->rodata->answer_budget = c->opts.answer_budget;
+	skel->rodata->wakeup_bytes = c->opts.ringbuf_bytes / 8;
+	skel->rodata->egress_owner = egress;
+	bpf_map__set_max_entries(skel->maps.events, c->opts.ringbuf_bytes);
+	bpf_program__set_autoload(skel->progs.wssnoop_sock_recv, sock_tp);
+	bpf_program__set_autoload(skel->progs.wssnoop_sock_send, sock_tp);
+	c->attribution = sock_tp ? "sock-tracepoint" : egress ? "egress" : "proc";
+	if (c->opts.verbose >= 2)
+		ask_verifier_stats(c);
+	if (wssnoop_bpf__load(skel)) {
+		print_verifier_logs(c);
+		return fail(err, errlen, "loading the BPF programs failed (%s): run with -vvv for the verifier log",
+			    strerror(errno));
+	}
+	c->watched = skel->bss->watched_ports;
+
+	if (attach_link(c, skel->progs.wssnoop_ingress,
+			bpf_program__attach_cgroup(skel->progs.wssnoop_ingress, c->cgroup_fd), err, errlen) ||
+	    attach_link(c, skel->progs.wssnoop_egress,
+			bpf_program__attach_cgroup(skel->progs.wssnoop_egress, c->cgroup_fd), err, errlen) ||
+	    attach_link(c, skel->progs.wssnoop_set_state, bpf_program__attach(skel->progs.wssnoop_set_state), err,
+			errlen))
+		return -1;
+	if (sock_tp && (attach_link(c, skel->progs.wssnoop_sock_recv, bpf_program__attach(skel->progs.wssnoop_sock_recv),
+				    err, errlen) ||
+			attach_link(c, skel->progs.wssnoop_sock_send, bpf_program__attach(skel->progs.wssnoop_sock_send),
+				    err, errlen)))
+		return -1;
+	return 0;
+}
+
+static int open_syscall_capture(struct capture *c, char *err, size_t errlen)
+{
+#ifndef HAVE_SYSCALL_CAPTURE
+	return fail(err, errlen, "--capture syscall is not available in this build");
+#else
+	struct syscall_bpf *skel;
+	struct bpf_program *prog;
+
+	if (ensure_tracefs(c, err, errlen))
+		return -1;
+	skel = syscall_bpf__open();
+	if (!skel)
+		return fail(err, errlen, "opening the BPF object failed: %s", strerror(errno));
+	c->sys_skel = skel;
+	c->obj = skel->obj;
+	skel->rodata->request_budget = c->opts.request_budget;
+	skel->rodata->answer_budget = c->opts.answer_budget;
+	skel->rodata->wakeup_bytes = c->opts.ringbuf_bytes / 8;
+	bpf_map__set_max_entries(skel->maps.events, c->opts.ringbuf_bytes);
+	if (c->opts.verbose >= 2)
+		ask_verifier_stats(c);
+	if (syscall_bpf__load(skel)) {
+		print_verifier_logs(c);
+		return fail(err, errlen, "loading the BPF programs failed (%s): run with -vvv for the verifier log",
+			    strerror(errno));
+	}
+	c->watched = skel->bss->watched_ports;
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (attach_link(c, prog, bpf_program__attach(prog), err, errlen))
+			return -1;
+	}
+	c->attribution = "syscall";
+	return 0;
+#endif
+}
+
+static struct bpf_map *events_map(struct capture *c)
+{
+	return bpf_object__find_map_by_name(c->obj, "events");
+}
+
+int capture_open(const struct capture_opts *opts, struct capture **out, char *err, size_t errlen)
+{
+	struct capture *c;
+	struct btf *vmlinux = NULL;
+	const char *missing;
+	int ret = -1;
+
+	*out = NULL;
+	verbose_level = opts->verbose;
+	libbpf_set_print(print_libbpf);
+	missing = missing_capability(opts->kind);
+	if (missing)
+		return fail(err, errlen, "missing capability %s: run as root (sudo wssnoop ...)", missing);
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return fail(err, errlen,
+			    "kernel BTF not found (/sys/kernel/btf/vmlinux): wssnoop needs a kernel built with "
+			    "CONFIG_DEBUG_INFO_BTF=y");
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1)
+		return fail(err, errlen, "this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return fail(err, errlen, "out of memory");
+	c->opts = *opts;
+	c->cgroup_fd = -1;
+	vmlinux = btf__load_vmlinux_btf();
+
+	if (opts->kind == CAPTURE_SOCKET)
+		ret = open_socket_capture(c, vmlinux, err, errlen);
+	else
+		ret = open_syscall_capture(c, err, errlen);
+	if (ret)
+		goto cleanup;
+	c->rb = ring_buffer__new(bpf_map__fd(events_map(c)),
+				 (ring_buffer_sample_fn)opts->on_event, opts->ctx, NULL);
+	if (!c->rb) {
+		ret = fail(err, errlen, "creating the ring buffer reader failed: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (opts->verbose)
+		fprintf(stderr, "wssnoop: capture=%s attribution=%s\n", capture_name(c), c->attribution);
+	if (opts->verbose >= 2)
+		report_verifier(c);
+	*out = c;
+cleanup:
+	btf__free(vmlinux);
+	if (ret)
+		capture_close(c);
+	return ret;
+}
+
+void capture_watch_port(struct capture *c, unsigned port, bool on)
+{
+	if (port < 65536)
+		__atomic_store_n(&c->watched[port], on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+int capture_poll(struct capture *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+	int more;
+
+	if (n < 0)
+		return n;
+	/* Records written with BPF_RB_NO_WAKEUP do not wake epoll: take them too. */
+	more = ring_buffer__consume(c->rb);
+	return more < 0 ? more : n + more;
+}
+
+void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct bpf_map *map = bpf_object__find_map_by_name(c->obj, "counters");
+	__u64 *values;
+	__u32 key;
+
+	memset(out, 0, sizeof(uint64_t) * WS_CNT__MAX);
+	if (ncpu <= 0)
+		return;
+	values = calloc(ncpu, sizeof(*values));
+	if (!values)
+		return;
+	for (key = 0; key < WS_CNT__MAX; key++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(map), &key, values))
+			continue;
+		for (int cpu = 0; cpu < ncpu; cpu++)
+			out[key] += values[cpu];
+	}
+	free(values);
+}
+
+const char *capture_name(const struct capture *c)
+{
+	return c->opts.kind == CAPTURE_SOCKET ? "cgroup_skb" : "syscall";
+}
+
+const char *capture_attribution(const struct capture *c)
+{
+	return c->attribution;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	for (int i = 0; i < c->n_links; i++)
+		bpf_link__destroy(c->links[i]);
+	wssnoop_bpf__destroy(c->skb_skel);
+	syscall_bpf__destroy(c->sys_skel);
+	if (c->cgroup_fd >= 0)
+		close(c->cgroup_fd);
+	if (c->mounted_cgroup[0]) {
+		umount2(c->mounted_cgroup, MNT_DETACH);
+		rmdir(c->mounted_cgroup);
+	}
+	if (c->mounted_tracefs)
+		umount2("/sys/kernel/tracing", MNT_DETACH);
+	free(c->log_buf);
+	free(c);
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * capture.h - load, attach and read the kernel side.
+ *
+ * Promise: capture_open() checks what the kernel and the caller's privileges
+ * allow, picks the capture and attribution paths the kernel supports, loads
+ * and attaches the BPF programs through links this process owns (nothing
+ * outlives it, even SIGKILL), and from then on hands every ring-buffer record
+ * to the callback. Errors come back as one line that says what to do.
+ */
+#ifndef WSSNOOP_CAPTURE_H
+#define WSSNOOP_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "bpf/wssnoop.h"
+
+enum capture_kind {
+	CAPTURE_SOCKET = 0, /* cgroup_skb ingress/egress: the default */
+	CAPTURE_SYSCALL,    /* syscall tracepoints */
+};
+
+typedef int (*capture_event_fn)(void *ctx, const struct ws_event *ev, size_t size);
+
+struct capture_opts {
+	enum capture_kind kind;
+	const char *cgroup_path; /* cgroup v2 directory to attach to; NULL: the root */
+	uint32_t request_budget; /* bytes sampled from the start of a request head */
+	uint32_t answer_budget;	 /* bytes sampled from the start of an answer head */
+	uint32_t ringbuf_bytes;	 /* ring buffer size, a power of two >= 4096 */
+	int verbose;		 /* 1: chosen paths; 2: verifier statistics; 3: libbpf debug */
+	capture_event_fn on_event;
+	void *ctx;
+};
+
+struct capture;
+
+/* Returns 0, or -1 with a one-line reason in err. */
+int capture_open(const struct capture_opts *opts, struct capture **out, char *err, size_t errlen);
+/* Watch or stop watching a local port; takes effect at once. */
+void capture_watch_port(struct capture *c, unsigned port, bool on);
+/* Wait up to timeout_ms for records, then hand over everything waiting.
+ * Returns the number of records handled, or a negative errno. */
+int capture_poll(struct capture *c, int timeout_ms);
+/* Kernel-side counters summed over CPUs. */
+void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX]);
+/* The paths chosen, for -v and the kernel matrix: e.g. "cgroup_skb", "sock-tracepoint". */
+const char *capture_name(const struct capture *c);
+const char *capture_attribution(const struct capture *c);
+void capture_close(struct capture *c);
+
+#endif /* WSSNOOP_CAPTURE_H */

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * http_head.h - tolerant, diagnostic HTTP/1.x head parsing over sampled bytes.
+ *
+ * Promise: every function reads only [buf, buf + len), never writes into buf,
+ * never allocates, and turns any bytes at all into a result plus anomaly flags
+ * instead of an error; parsed fields are slices pointing into buf.
+ *
+ * Why hand-written: wssnoop must keep the raw bytes, survive heads a server
+ * would refuse (LF-only, bare CR, folding, NULs, truncation) and say what was
+ * odd about them. Strict parsers stop at the first error, and no maintained
+ * Debian 12 package offers tolerant diagnostic parsing (llhttp and
+ * picohttpparser are not packaged there).
+ */
+#ifndef WSSNOOP_HTTP_HEAD_H
+#define WSSNOOP_HTTP_HEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "byte_slice.h"
+
+/* Headers kept per head; further ones are counted in headers_dropped. */
+#define HTTP_HEAD_MAX_HEADERS 64
+
+/* What the first bytes of a stream direction are. */
+enum stream_kind {
+	STREAM_NEED_MORE = 0,	 /* too few bytes to tell */
+	STREAM_HTTP_REQUEST,	 /* an upper-case method token followed by SP */
+	STREAM_HTTP_RESPONSE,	 /* "HTTP/" */
+	STREAM_TLS,		 /* TLS handshake record: 0x16 0x03 0x00..0x04 */
+	STREAM_HTTP2_PREFACE,	 /* "PRI * HTTP/2" (prefix of the 24-byte preface) */
+	STREAM_NOT_HTTP,	 /* anything else */
+};
+
+/* Anomalies seen while parsing, as bit flags in http_head.anomalies. */
+enum http_anomaly {
+	HTTP_ANOM_LF_ONLY = 1u << 0,	     /* a line ended with LF alone */
+	HTTP_ANOM_BARE_CR = 1u << 1,	     /* a CR not followed by LF */
+	HTTP_ANOM_OBS_FOLD = 1u << 2,	     /* obsolete line folding (line starts with SP/HT) */
+	HTTP_ANOM_NO_COLON = 1u << 3,	     /* a header line without ':' (skipped) */
+	HTTP_ANOM_NUL = 1u << 4,	     /* a NUL byte inside the head */
+	HTTP_ANOM_TRUNCATED = 1u << 5,	     /* no end of head within the bytes given */
+	HTTP_ANOM_BAD_START_LINE = 1u << 6,  /* request/status line did not parse */
+	HTTP_ANOM_SPACE_IN_NAME = 1u << 7,   /* whitespace inside or after a header name */
+	HTTP_ANOM_EMPTY_NAME = 1u << 8,	     /* header line starting with ':' (skipped) */
+	HTTP_ANOM_HEADERS_DROPPED = 1u << 9, /* more than HTTP_HEAD_MAX_HEADERS headers */
+};
+
+struct http_header {
+	struct byte_slice name;	 /* as sent, without trailing whitespace */
+	struct byte_slice value; /* OWS-trimmed; a folded value spans its raw continuation lines */
+};
+
+enum http_head_kind {
+	HTTP_HEAD_REQUEST = 0,
+	HTTP_HEAD_RESPONSE,
+};
+
+struct http_head {
+	enum http_head_kind kind;
+	bool complete;	     /* the end of head (empty line) was found */
+	bool start_line_ok;  /* request: method and target parsed; response: version and status */
+	bool has_version;    /* a well-formed "HTTP/d.d" was present */
+	uint8_t version_major;
+	uint8_t version_minor;
+	uint16_t status;     /* response only, 0 when absent */
+	uint32_t anomalies;  /* enum http_anomaly bits */
+	size_t head_len;     /* bytes of the head including its terminator; == len if !complete */
+	struct byte_slice start_line; /* first line without its line end */
+	struct byte_slice method;     /* request only */
+	struct byte_slice target;     /* request only */
+	struct byte_slice version;    /* raw version token, as sent (may be empty) */
+	struct byte_slice reason;     /* response only, may be empty (Tomcat sends "101 ") */
+	uint32_t header_count;
+	uint32_t headers_dropped;
+	struct http_header headers[HTTP_HEAD_MAX_HEADERS];
+};
+
+/* Classify the first bytes of a stream direction. */
+enum stream_kind http_classify_start(const uint8_t *buf, size_t len);
+/* Stable lower-case name of a stream kind ("http-request", "tls", ...). */
+const char *stream_kind_name(enum stream_kind kind);
+
+/*
+ * Find the end of a head: an empty line after CRLF or LF line ends (mixed
+ * allowed). Returns true and the head length including the terminator, or
+ * false when no end lies within len.
+ */
+bool http_find_head_end(const uint8_t *buf, size_t len, size_t *head_len);
+
+/*
+ * Parse a request or response head from buf. Always fills *out (zeroed
+ * first); returns out->start_line_ok. Only complete lines are used: a cut
+ * last line is ignored and HTTP_ANOM_TRUNCATED set.
+ */
+bool http_parse_request(const uint8_t *buf, size_t len, struct http_head *out);
+bool http_parse_response(const uint8_t *buf, size_t len, struct http_head *out);
+
+/* First header with this name (case-insensitive), or NULL; *count (may be
+ * NULL) receives how many headers carry the name. */
+const struct http_header *http_header_find(const struct http_head *head, const char *name,
+					   unsigned *count);
+
+/* Result bits of a comma-separated token test. */
+enum http_token_match {
+	HTTP_TOKEN_PRESENT = 1u << 0,	 /* token found, case-insensitively */
+	HTTP_TOKEN_EXACT_CASE = 1u << 1, /* found spelled all lower-case or Capitalised
+					    (e.g. "upgrade"/"Upgrade": the only ones Spring accepts) */
+};
+
+/* Test a comma-separated list value for a token (token given in lower case). */
+unsigned http_list_has_token(struct byte_slice value, const char *token);
+/* The same over every header named name (duplicates are one list, as RFC 9110 says). */
+unsigned http_head_has_token(const struct http_head *head, const char *name, const char *token);
+
+/*
+ * True when at least one header name is considered and none has an upper-case
+ * letter: the sign of a request that crossed HTTP/2. ignore is a NULL-terminated
+ * list of lower-case names to skip (headers a proxy adds itself), or NULL.
+ */
+bool http_head_names_lowercase(const struct http_head *head, const char *const *ignore);
+
+/* Stable name of one anomaly bit ("lf-only", "bare-cr", ...), or "?". */
+const char *http_anomaly_name(enum http_anomaly anomaly);
+
+#endif /* WSSNOOP_HTTP_HEAD_H */

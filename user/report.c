@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * report.c - judge an exchange and print it as a text line or a JSON object.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "escape.h"
+#include "http_head.h"
+#include "proc.h"
+#include "report.h"
+
+#define FIELD_MAX 8192
+
+/* A growing output buffer: one event is written in one fwrite. */
+struct out_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void ob_reserve(struct out_buf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	if (b->len + more + 1 <= b->cap)
+		return;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p)
+		abort();
+	b->p = p;
+	b->cap = cap;
+}
+
+static void ob_add(struct out_buf *b, const char *s, size_t n)
+{
+	ob_reserve(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void ob_puts(struct out_buf *b, const char *s)
+{
+	ob_add(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void ob_printf(struct out_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	ob_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* Escaped wire bytes: at most 6 output bytes per input byte in JSON. */
+static void ob_escaped(struct out_buf *b, const uint8_t *s, size_t n, bool json)
+{
+	size_t cap = n * 6 + 1;
+
+	ob_reserve(b, cap);
+	if (json)
+		escape_json(s, n, b->p + b->len, cap);
+	else
+		escape_terminal(s, n, b->p + b->len, cap);
+	b->len += strlen(b->p + b->len);
+}
+
+static void ob_json_str(struct out_buf *b, const char *key, const uint8_t *s, size_t n)
+{
+	ob_printf(b, ",\"%s\":\"", key);
+	ob_escaped(b, s, n, true);
+	ob_puts(b, "\"");
+}
+
+static void ob_json_cstr(struct out_buf *b, const char *key, const char *s)
+{
+	if (!s) {
+		ob_printf(b, ",\"%s\":null", key);
+		return;
+	}
+	ob_json_str(b, key, (const uint8_t *)s, strlen(s));
+}
+
+void report_init(struct reporter *r, const struct report_opts *opts)
+{
+	memset(r, 0, sizeof(*r));
+	r->opts = *opts;
+}
+
+static const char *owner_source_name(unsigned source)
+{
+	switch (source) {
+	case WS_OWNER_SOCK_TP: return "sock-tracepoint";
+	case WS_OWNER_EGRESS: return "egress";
+	case WS_OWNER_SYSCALL: return "syscall";
+	case WS_OWNER_PROC: return "proc";
+	default: return "unknown";
+	}
+}
+
+static void format_addr(const struct conn_meta *m, bool local, char *out, size_t cap, bool with_port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	const uint8_t *addr = local ? m->local_addr : m->remote_addr;
+	unsigned port = local ? m->local_port : m->remote_port;
+
+	if (m->family == AF_INET6)
+		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
+	else if (m->family == AF_INET)
+		inet_ntop(AF_INET, addr, ip, sizeof(ip));
+	if (!with_port)
+		snprintf(out, cap, "%s", ip);
+	else if (m->family == AF_INET6)
+		snprintf(out, cap, "[%s]:%u", ip, port);
+	else
+		snprintf(out, cap, "%s:%u", ip, port);
+}
+
+/* What one exchange turned into, with everything the outputs need. */
+struct judged {
+	const struct exchange *x;
+	enum stream_kind kind;
+	struct http_head req, resp;
+	bool have_resp;
+	struct judgement j;
+	uint32_t tgid, tid;
+	unsigned owner_source;
+	struct proc_info proc;
+	char comm[WS_COMM_LEN + 1];
+};
+
+static void format_time(const struct reporter *r, uint64_t mono_ns, bool iso, char *out, size_t cap)
+{
+	int64_t real = (int64_t)mono_ns + r->opts.mono_to_real_ns;
+	time_t secs = (time_t)(real / 1000000000LL);
+	struct tm tm;
+
+	if (iso) {
+		gmtime_r(&secs, &tm);
+		snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((real / 1000) % 1000000));
+	} else {
+		localtime_r(&secs, &tm);
+		strftime(out, cap, "%H:%M:%S", &tm);
+	}
+}
+
+/* The request target, redacted unless secrets are shown. */
+static void add_target(const struct reporter *r, struct out_buf *b, const struct http_head *req, bool json)
+{
+	uint8_t tmp[FIELD_MAX];
+	struct redact_result rr;
+
+	if (r->opts.show_secrets) {
+		ob_escaped(b, req->target.ptr, req->target.len, json);
+		return;
+	}
+	rr = redact_target(req->target, tmp, sizeof(tmp));
+	ob_escaped(b, tmp, rr.len, json);
+}
+
+static void add_header_value(const struct reporter *r, struct out_buf *b, const struct http_header *h, bool json)
+{
+	uint8_t tmp[FIELD_MAX];
+	struct redact_result rr;
+
+	if (r->opts.show_secrets) {
+		ob_escaped(b, h->value.ptr, h->value.len, json);
+		return;
+	}
+	rr = redact_header_value(h->name, h->value, tmp, sizeof(tmp));
+	ob_escaped(b, tmp, rr.len, json);
+}
+
+static void print_json(struct reporter *r, const struct judged *d, struct out_buf *b)
+{
+	const struct exchange *x = d->x;
+	const struct conn_meta *m = x->conn;
+	char when[64], addr[64];
+	char evidence[512];
+	bool first;
+
+	format_time(r, x->request_ns, true, when, sizeof(when));
+	ob_printf(b, "{\"type\":\"handshake\",\"time\":\"%s\",\"verdict\":\"%s\",\"rules\":[", when,
+		  verdict_name(d->j.verdict));
+	first = true;
+	for (int i = mask_next(d->j.rules, 0); i >= 0; i = mask_next(d->j.rules, i + 1)) {
+		ob_printf(b, "%s\"%s\"", first ? "" : ",", rule_id(i));
+		first = false;
+	}
+	ob_puts(b, "],\"reasons\":[");
+	first = true;
+	for (int i = mask_next(d->j.rules, 0); i >= 0; i = mask_next(d->j.rules, i + 1)) {
+		ob_printf(b, "%s{\"rule\":\"%s\"", first ? "" : ",", rule_id(i));
+		ob_json_cstr(b, "text", rule_words(i));
+		ob_json_cstr(b, "servers", rule_servers(i));
+		ob_puts(b, "}");
+		first = false;
+	}
+	ob_puts(b, "],\"hints\":[");
+	first = true;
+	for (int i = mask_next(d->j.hints, 0); i >= 0; i = mask_next(d->j.hints, i + 1)) {
+		ob_printf(b, "%s{\"id\":\"%s\"", first ? "" : ",", hint_id(i));
+		ob_json_cstr(b, "text", hint_text(i));
+		if (hint_evidence(i, d->kind == STREAM_HTTP_REQUEST ? &d->req : NULL, evidence, sizeof(evidence)))
+			ob_json_cstr(b, "evidence", evidence);
+		ob_puts(b, "}");
+		first = false;
+	}
+	ob_printf(b, "],\"pid\":%u,\"tid\":%u", d->tgid, d->tid);
+	ob_json_cstr(b, "comm", d->comm);
+	ob_json_cstr(b, "thread", d->proc.thread);
+	ob_json_cstr(b, "owner", owner_source_name(d->owner_source));
+	ob_printf(b, ",\"cgroup_id\":%llu", (unsigned long long)m->cgroup_id);
+	ob_json_cstr(b, "container", d->proc.container[0] ? d->proc.container : NULL);
+	ob_printf(b, ",\"netns\":%llu", (unsigned long long)d->proc.netns);
+	ob_printf(b, ",\"family\":\"%s\"", m->family == AF_INET6 ? "ipv6" : "ipv4");
+	format_addr(m, true, addr, sizeof(addr), false);
+	ob_printf(b, ",\"laddr\":\"%s\",\"lport\":%u", addr, m->local_port);
+	format_addr(m, false, addr, sizeof(addr), false);
+	ob_printf(b, ",\"raddr\":\"%s\",\"rport\":%u", addr, m->remote_port);
+	ob_json_cstr(b, "request_kind", stream_kind_name(d->kind));
+	if (d->kind == STREAM_HTTP_REQUEST) {
+		ob_json_str(b, "method", d->req.method.ptr, d->req.method.len);
+		ob_puts(b, ",\"path\":\"");
+		add_target(r, b, &d->req, true);
+		ob_puts(b, "\"");
+		ob_json_str(b, "version", d->req.version.ptr, d->req.version.len);
+	} else {
+		ob_puts(b, ",\"method\":null,\"path\":null,\"version\":null");
+		ob_json_str(b, "first_bytes", x->request, x->request_len < 64 ? x->request_len : 64);
+	}
+	if (d->have_resp && d->resp.start_line_ok) {
+		ob_printf(b, ",\"status\":%u", d->resp.status);
+		ob_json_str(b, "status_line", d->resp.start_line.ptr, d->resp.start_line.len);
+	} else {
+		ob_puts(b, ",\"status\":null,\"status_line\":null");
+	}
+	ob_printf(b, ",\"request_index\":%u", x->request_index);
+	ob_printf(b, ",\"request_time\":\"%s\"", when);
+	if (x->answer_ns && x->answer_ns >= x->request_ns) {
+		format_time(r, x->answer_ns, true, when, sizeof(when));
+		ob_printf(b, ",\"answer_time\":\"%s\",\"latency_ms\":%.3f", when,
+			  (double)(x->answer_ns - x->request_ns) / 1e6);
+	} else {
+		ob_puts(b, ",\"answer_time\":null,\"latency_ms\":null");
+	}
+	ob_printf(b, ",\"truncated\":%s", judgement_has_rule(&d->j, RULE_TRUNCATED) ? "true" : "false");
+	if (d->j.status == 101)
+		ob_printf(b, ",\"accept_ok\":%s",
+			  judgement_has_rule(&d->j, RULE_ACCEPT_MISMATCH) || judgement_has_rule(&d->j, RULE_ACCEPT_MISSING)
+				  ? "false"
+				  : "true");
+	else
+		ob_puts(b, ",\"accept_ok\":null");
+	ob_puts(b, ",\"headers\":[");
+	if (d->kind == STREAM_HTTP_REQUEST) {
+		for (uint32_t i = 0; i < d->req.header_count; i++) {
+			const struct http_header *h = &d->req.headers[i];
+
+			ob_puts(b, i ? ",[\"" : "[\"");
+			ob_escaped(b, h->name.ptr, h->name.len, true);
+			ob_puts(b, "\",\"");
+			add_header_value(r, b, h, true);
+			ob_puts(b, "\"]");
+		}
+	}
+	ob_puts(b, "]}\n");
+}
+
+static void print_text(struct reporter *r, const struct judged *d, struct out_buf *b)
+{
+	const struct exchange *x = d->x;
+	const struct conn_meta *m = x->conn;
+	char when[16], local[64], remote[64], status[8], evidence[512];
+	int wide = r->opts.wide;
+
+	format_time(r, x->request_ns, false, when, sizeof(when));
+	format_addr(m, true, local, sizeof(local), true);
+	format_addr(m, false, remote, sizeof(remote), true);
+	if (d->have_resp && d->resp.start_line_ok)
+		snprintf(status, sizeof(status), "%u", d->resp.status);
+	else
+		snprintf(status, sizeof(status), "-");
+	ob_printf(b, "%-8s %-7u %-12.12s %-*s %-*s %3s %-11s ", when, d->tgid,
+		  d->proc.thread[0] ? d->proc.thread : d->comm, wide ? 47 : 21, local, wide ? 47 : 21, remote, status,
+		  verdict_name(d->j.verdict));
+	if (d->kind == STREAM_HTTP_REQUEST) {
+		ob_escaped(b, d->req.method.ptr, d->req.method.len, false);
+		ob_puts(b, " ");
+		add_target(r, b, &d->req, false);
+	} else {
+		ob_printf(b, "(%s)", stream_kind_name(d->kind));
+	}
+	ob_puts(b, "\n");
+	for (int i = mask_next(d->j.rules, 0); i >= 0; i = mask_next(d->j.rules, i + 1))
+		ob_printf(b, "    %s: %s\n", rule_id(i), rule_words(i));
+	for (int i = mask_next(d->j.hints, 0); i >= 0; i = mask_next(d->j.hints, i + 1)) {
+		ob_printf(b, "    hint %s: %s", hint_id(i), hint_text(i));
+		if (hint_evidence(i, d->kind == STREAM_HTTP_REQUEST ? &d->req : NULL, evidence, sizeof(evidence))) {
+			ob_puts(b, " [");
+			ob_escaped(b, (const uint8_t *)evidence, strlen(evidence), false);
+			ob_puts(b, "]");
+		}
+		ob_puts(b, "\n");
+	}
+	if (r->opts.verbose && d->kind == STREAM_HTTP_REQUEST) {
+		ob_puts(b, "    | ");
+		ob_escaped(b, d->req.method.ptr, d->req.method.len, false);
+		ob_puts(b, " ");
+		add_target(r, b, &d->req, false);
+		ob_puts(b, " ");
+		ob_escaped(b, d->req.version.ptr, d->req.version.len, false);
+		ob_puts(b, "\n");
+		for (uint32_t i = 0; i < d->req.header_count; i++) {
+			const struct http_header *h = &d->req.headers[i];
+
+			ob_puts(b, "    | ");
+			ob_escaped(b, h->name.ptr, h->name.len, false);
+			ob_puts(b, ": ");
+			add_header_value(r, b, h, false);
+			ob_puts(b, "\n");
+		}
+		if (d->have_resp) {
+			ob_puts(b, "    > ");
+			ob_escaped(b, d->resp.start_line.ptr, d->resp.start_line.len, false);
+			ob_puts(b, "\n");
+		}
+	} else if (r->opts.verbose) {
+		ob_puts(b, "    | ");
+		ob_escaped(b, x->request, x->request_len < 64 ? x->request_len : 64, false);
+		ob_puts(b, "\n");
+	}
+}
+
+void report_header(struct reporter *r)
+{
+	int w = r->opts.wide ? 47 : 21;
+
+	if (r->opts.json)
+		return;
+	fprintf(r->opts.out, "%-8s %-7s %-12s %-*s %-*s %3s %-11s %s\n", "TIME", "PID", "THREAD", w, "LOCAL", w,
+		"REMOTE", "ST", "VERDICT", "REQUEST");
+	fflush(r->opts.out);
+}
+
+void report_exchange(struct reporter *r, const struct exchange *x)
+{
+	struct judged d = {.x = x};
+	struct out_buf b = {0};
+
+	r->counts.exchanges++;
+	d.kind = x->first_on_conn ? http_classify_start(x->request, x->request_len) : STREAM_HTTP_REQUEST;
+	if (d.kind == STREAM_NEED_MORE)
+		d.kind = x->request_len ? STREAM_NOT_HTTP : STREAM_NEED_MORE;
+	if (d.kind == STREAM_HTTP_REQUEST)
+		http_parse_request(x->request, x->request_len, &d.req);
+	if (!ws_is_attempt(d.kind, d.kind == STREAM_HTTP_REQUEST ? &d.req : NULL, r->opts.paths))
+		return;
+	r->counts.attempts++;
+	judge_request(&d.j, d.kind, d.kind == STREAM_HTTP_REQUEST ? &d.req : NULL,
+		      x->request_truncated || x->request_gap);
+	if (x->end == EXCHANGE_ANSWERED) {
+		http_parse_response(x->answer, x->answer_len, &d.resp);
+		d.have_resp = true;
+		judge_answer(&d.j, d.kind == STREAM_HTTP_REQUEST ? &d.req : NULL, &d.resp);
+	} else {
+		judge_no_answer(&d.j, x->end == EXCHANGE_CLOSED);
+	}
+	r->counts.verdicts[d.j.verdict]++;
+	for (int i = mask_next(d.j.rules, 0); i >= 0; i = mask_next(d.j.rules, i + 1))
+		r->counts.rules[i]++;
+
+	d.tgid = x->conn->tgid;
+	d.tid = x->conn->tid;
+	d.owner_source = x->conn->owner_source;
+	if (!d.tgid) {
+		d.tgid = proc_socket_owner(x->conn->family, x->conn->local_addr, x->conn->local_port,
+					   x->conn->remote_addr, x->conn->remote_port);
+		d.tid = d.tgid;
+		d.owner_source = d.tgid ? WS_OWNER_PROC : WS_OWNER_NONE;
+		if (d.tgid)
+			r->counts.owner_inferred++;
+		else
+			r->counts.owner_unknown++;
+	}
+	if (r->opts.pid && d.tgid != r->opts.pid)
+		return;
+	if (r->opts.failed_only && d.j.verdict == VERDICT_UPGRADED)
+		return;
+	proc_lookup(d.tgid, d.tid, x->request_ns, &d.proc);
+	snprintf(d.comm, sizeof(d.comm), "%s", d.proc.comm[0] ? d.proc.comm : x->conn->comm);
+
+	if (r->opts.json)
+		print_json(r, &d, &b);
+	else
+		print_text(r, &d, &b);
+	fwrite(b.p, 1, b.len, r->opts.out);
+	fflush(r->opts.out);
+	free(b.p);
+	r->counts.printed++;
+}

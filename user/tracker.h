@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tracker.h - from ring-buffer records to request/answer exchanges.
+ *
+ * Promise: keeps one entry per watched connection (bounded; evictions are
+ * counted), reassembles each head from its sampled segments by sequence
+ * number (retransmissions and reordering within the budget included), pairs
+ * every request head with the answer that follows it on the connection
+ * (keep-alive and pipelining), and hands each exchange to a callback exactly
+ * once: answered, closed before an answer, or unanswered after the timeout.
+ * Pure code over bytes: no libbpf, no system calls.
+ */
+#ifndef WSSNOOP_TRACKER_H
+#define WSSNOOP_TRACKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "bpf/wssnoop.h"
+
+/* What is known about a connection: addresses and its owning process. */
+struct conn_meta {
+	uint64_t cookie;
+	uint64_t cgroup_id;
+	uint8_t family; /* AF_INET, AF_INET6, 0 if not seen yet */
+	uint8_t owner_source; /* enum ws_owner_source */
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint8_t local_addr[16];
+	uint8_t remote_addr[16];
+	uint32_t tgid;
+	uint32_t tid;
+	char comm[WS_COMM_LEN]; /* may be empty: then taken from /proc */
+};
+
+enum exchange_end {
+	EXCHANGE_ANSWERED = 0, /* an answer head followed */
+	EXCHANGE_CLOSED,       /* the connection ended before an answer */
+	EXCHANGE_NO_RESPONSE,  /* no answer within the timeout, or at exit */
+};
+
+struct exchange {
+	const struct conn_meta *conn;
+	const uint8_t *request; /* the request head as sampled (or the first bytes if not HTTP) */
+	size_t request_len;
+	bool request_truncated; /* the sample budget ended before the head did */
+	bool request_gap;	/* segments of the head were never seen */
+	bool first_on_conn;	/* these are the connection's first bytes */
+	const uint8_t *answer;	/* NULL unless end == EXCHANGE_ANSWERED */
+	size_t answer_len;
+	bool answer_truncated;
+	enum exchange_end end;
+	unsigned request_index; /* 1 for the first request head on the connection */
+	uint64_t request_ns;	/* monotonic time of the request's first segment */
+	uint64_t answer_ns;	/* of the answer's first segment, or the close, or 0 */
+};
+
+typedef void (*exchange_fn)(void *ctx, const struct exchange *x);
+
+struct tracker_opts {
+	uint32_t request_budget; /* as given to the kernel side */
+	uint32_t answer_budget;
+	uint64_t timeout_ns;	 /* an unanswered request is reported after this */
+	uint64_t idle_ns;	 /* a quiet connection with nothing pending is forgotten after this */
+	uint32_t max_conns;	 /* bound on the table; the least recently used is evicted */
+	exchange_fn on_exchange;
+	void *ctx;
+};
+
+struct tracker_stats {
+	uint64_t conns;		  /* connections in the table now */
+	uint64_t conns_seen;	  /* connections ever entered */
+	uint64_t conns_evicted;	  /* dropped to stay under max_conns (pending exchanges reported) */
+	uint64_t requests;	  /* request heads completed */
+	uint64_t answers;	  /* answer heads completed */
+	uint64_t unplaced;	  /* sampled segments that fit no head being assembled */
+	uint64_t truncated;	  /* heads cut by the sample budget */
+	uint64_t unmatched;	  /* answers with no request waiting */
+	uint64_t late_answers;	  /* answers to requests already reported as no-response */
+	uint64_t pending_dropped; /* requests dropped because a connection had too many waiting */
+};
+
+struct tracker;
+
+struct tracker *tracker_new(const struct tracker_opts *opts);
+/* Feed one ring-buffer record; size is what the ring buffer said. */
+void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size);
+/* Report requests unanswered for longer than the timeout, forget idle connections. */
+void tracker_tick(struct tracker *t, uint64_t now_ns);
+/* Report everything still pending as no-response (at exit). */
+void tracker_flush(struct tracker *t);
+void tracker_stats(const struct tracker *t, struct tracker_stats *out);
+void tracker_free(struct tracker *t);
+
+#endif /* WSSNOOP_TRACKER_H */

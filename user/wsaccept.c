@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* wsaccept.c - Sec-WebSocket-Accept arithmetic; see wsaccept.h for the promise. */
+#include "wsaccept.h"
+
+#include <string.h>
+
+#include <nettle/base64.h>
+#include <nettle/sha1.h>
+
+_Static_assert(BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE) == WS_ACCEPT_LEN,
+	       "accept length is base64 of a SHA-1 digest");
+
+void ws_compute_accept(const uint8_t *key, size_t key_len, char out[WS_ACCEPT_LEN + 1])
+{
+	static const char guid[] = WS_ACCEPT_GUID;
+	uint8_t digest[SHA1_DIGEST_SIZE];
+	struct sha1_ctx ctx;
+
+	sha1_init(&ctx);
+	if (key_len)
+		sha1_update(&ctx, key_len, key);
+	sha1_update(&ctx, sizeof(guid) - 1, (const uint8_t *)guid);
+	sha1_digest(&ctx, sizeof(digest), digest);
+	base64_encode_raw(out, sizeof(digest), digest);
+	out[WS_ACCEPT_LEN] = '\0';
+}
+
+static bool is_base64_char(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+bool ws_key_is_wellformed(const uint8_t *key, size_t key_len)
+{
+	/* 22 base64 characters then "==" is base64 of exactly 16 bytes. This is
+	 * Node ws's test, and the set Python websockets accepts by decoding and
+	 * counting (a decoder would also take non-zero trailing bits, so
+	 * decoding adds nothing; nettle's would also skip whitespace). */
+	if (key_len != WS_KEY_LEN || key[22] != '=' || key[23] != '=')
+		return false;
+	for (size_t i = 0; i < 22; i++)
+		if (!is_base64_char(key[i]))
+			return false;
+	return true;
+}
+
+bool ws_accept_matches(const uint8_t *key, size_t key_len, const uint8_t *accept,
+		       size_t accept_len)
+{
+	char want[WS_ACCEPT_LEN + 1];
+
+	if (accept_len != WS_ACCEPT_LEN)
+		return false;
+	ws_compute_accept(key, key_len, want);
+	return memcmp(want, accept, WS_ACCEPT_LEN) == 0;
+}
