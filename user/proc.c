@@ -140,7 +140,7 @@ static unsigned long find_inode(int family, const uint8_t *laddr, uint16_t lport
 uint32_t proc_socket_owner(int family, const uint8_t *laddr, uint16_t lport, const uint8_t *raddr, uint16_t rport)
 {
 	unsigned long inode = find_inode(family, laddr, lport, raddr, rport);
-	char want[64], path[300], link[64];
+	char want[64], path[640], link[64];
 	struct dirent *pe;
 	uint32_t owner = 0;
 	DIR *proc;

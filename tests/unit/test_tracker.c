@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_tracker.c - reassembly, pairing and timeouts over synthetic records,
+ * shaped exactly as the kernel side writes them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <sys/socket.h>
+#include "tracker.h"
+
+#define MAX_SEEN 32
+#define REQ "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"
+#define ANS101 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+#define ANS200 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+struct seen {
+	enum exchange_end end;
+	char request[512];
+	char answer[512];
+	unsigned index;
+	bool truncated, first;
+	uint32_t tgid;
+};
+
+static struct seen seen[MAX_SEEN];
+static int n_seen;
+
+static void on_exchange(void *ctx, const struct exchange *x)
+{
+	struct seen *s = &seen[n_seen++ % MAX_SEEN];
+
+	(void)ctx;
+	memset(s, 0, sizeof(*s));
+	s->end = x->end;
+	memcpy(s->request, x->request, x->request_len < 511 ? x->request_len : 511);
+	if (x->answer)
+		memcpy(s->answer, x->answer, x->answer_len < 511 ? x->answer_len : 511);
+	s->index = x->request_index;
+	s->truncated = x->request_truncated;
+	s->first = x->first_on_conn;
+	s->tgid = x->conn->tgid;
+}
+
+static struct tracker *make(uint32_t budget)
+{
+	struct tracker_opts o = {
+		.request_budget = budget,
+		.answer_budget = 1024,
+		.timeout_ns = 1000,
+		.max_conns = 4,
+		.on_exchange = on_exchange,
+	};
+
+	n_seen = 0;
+	return tracker_new(&o);
+}
+
+static void feed(struct tracker *t, uint64_t cookie, int dir, uint32_t seq, uint16_t flags, const char *data,
+		 size_t len, uint64_t ts)
+{
+	size_t size = sizeof(struct ws_event) + len;
+	struct ws_event *ev = calloc(1, size);
+
+	ev->type = WS_EV_DATA;
+	ev->dir = (uint8_t)dir;
+	ev->family = AF_INET;
+	ev->flags = flags;
+	ev->local_port = 8080;
+	ev->remote_port = 40000;
+	ev->sample_len = (uint32_t)len;
+	ev->payload_len = (uint32_t)len;
+	ev->seq = seq;
+	ev->cookie = cookie;
+	ev->ts_ns = ts;
+	if (dir == WS_DIR_OUT) {
+		ev->tgid = 77;
+		ev->tid = 78;
+		ev->owner_source = WS_OWNER_EGRESS;
+	}
+	memcpy(ev->data, data, len);
+	tracker_event(t, ev, size);
+	free(ev);
+}
+
+static void feed_close(struct tracker *t, uint64_t cookie, uint64_t ts)
+{
+	struct ws_event ev = {.type = WS_EV_CLOSE, .cookie = cookie, .ts_ns = ts};
+
+	tracker_event(t, &ev, sizeof(ev));
+}
+
+#define HS WS_F_HEAD_START
+#define FIRST (WS_F_HEAD_START | WS_F_FIRST)
+
+static void test_whole_head_and_answer(void **state)
+{
+	struct tracker *t = make(4096);
+
+	(void)state;
+	feed(t, 1, WS_DIR_IN, 1000, FIRST, REQ, strlen(REQ), 10);
+	assert_int_equal(n_seen, 0);
+	feed(t, 1, WS_DIR_OUT, 5000, FIRST, ANS101, strlen(ANS101), 20);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_ANSWERED);
+	assert_string_equal(seen[0].request, REQ);
+	assert_string_equal(seen[0].answer, ANS101);
+	assert_int_equal(seen[0].index, 1);
+	assert_true(seen[0].first);
+	assert_int_equal(seen[0].tgid, 77);
+	tracker_free(t);
+}
+
+static void test_head_in_pieces_out_of_order_with_retransmit(void **state)
+{
+	struct tracker *t = make(4096);
+	const char *req = REQ;
+	size_t len = strlen(req);
+
+	(void)state;
+	feed(t, 1, WS_DIR_IN, 100, FIRST, req, 10, 1);
+	feed(t, 1, WS_DIR_IN, 120, WS_F_CONT, req + 20, len - 20, 3); /* before its predecessor */
+	feed(t, 1, WS_DIR_IN, 100, HS, req, 10, 4);		      /* retransmission */
+	assert_int_equal(n_seen, 0);
+	feed(t, 1, WS_DIR_IN, 110, WS_F_CONT, req + 10, 10, 5);
+	feed(t, 1, WS_DIR_OUT, 9, FIRST, ANS101, strlen(ANS101), 6);
+	assert_int_equal(n_seen, 1);
+	assert_string_equal(seen[0].request, REQ);
+	assert_false(seen[0].truncated);
+	tracker_free(t);
+}
+
+static void test_keepalive_two_requests(void **state)
+{
+	struct tracker *t = make(4096);
+	const char *plain = "GET /ws/info HTTP/1.1\r\nHost: a\r\n\r\n";
+	uint32_t in = 1, out = 1;
+
+	(void)state;
+	feed(t, 5, WS_DIR_IN, in, FIRST, plain, strlen(plain), 1);
+	in += strlen(plain);
+	feed(t, 5, WS_DIR_OUT, out, FIRST, ANS200, strlen(ANS200), 2);
+	out += strlen(ANS200);
+	feed(t, 5, WS_DIR_IN, in, HS, REQ, strlen(REQ), 3);
+	feed(t, 5, WS_DIR_OUT, out, HS, ANS101, strlen(ANS101), 4);
+	assert_int_equal(n_seen, 2);
+	assert_string_equal(seen[0].request, plain);
+	assert_string_equal(seen[0].answer, ANS200);
+	assert_int_equal(seen[0].index, 1);
+	assert_string_equal(seen[1].request, REQ);
+	assert_int_equal(seen[1].index, 2);
+	assert_false(seen[1].first);
+	tracker_free(t);
+}
+
+static void test_pipelined_in_one_segment(void **state)
+{
+	struct tracker *t = make(4096);
+	char both[256];
+
+	(void)state;
+	snprintf(both, sizeof(both), "%s%s", REQ, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+	feed(t, 2, WS_DIR_IN, 1, FIRST, both, strlen(both), 1);
+	feed(t, 2, WS_DIR_OUT, 1, FIRST, ANS200, strlen(ANS200), 2);
+	feed(t, 2, WS_DIR_OUT, 1 + strlen(ANS200), HS, ANS101, strlen(ANS101), 3);
+	assert_int_equal(n_seen, 2);
+	assert_string_equal(seen[0].request, REQ);
+	assert_string_equal(seen[1].request, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_string_equal(seen[1].answer, ANS101);
+	tracker_free(t);
+}
+
+static void test_interim_answer_is_not_the_answer(void **state)
+{
+	struct tracker *t = make(4096);
+	const char *cont = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	(void)state;
+	feed(t, 3, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 1);
+	feed(t, 3, WS_DIR_OUT, 1, FIRST, cont, strlen(cont), 2);
+	assert_int_equal(n_seen, 0);
+	feed(t, 3, WS_DIR_OUT, 1 + strlen(cont), HS, ANS200, strlen(ANS200), 3);
+	assert_int_equal(n_seen, 1);
+	assert_string_equal(seen[0].answer, ANS200);
+	tracker_free(t);
+}
+
+static void test_closed_before_answer(void **state)
+{
+	struct tracker *t = make(4096);
+
+	(void)state;
+	feed(t, 4, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 1);
+	feed_close(t, 4, 2);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_CLOSED);
+	feed_close(t, 4, 3); /* a second close of a forgotten connection adds nothing */
+	assert_int_equal(n_seen, 1);
+	tracker_free(t);
+}
+
+static void test_timeout_then_late_answer(void **state)
+{
+	struct tracker *t = make(4096);
+	struct tracker_stats st;
+
+	(void)state;
+	feed(t, 6, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 100);
+	tracker_tick(t, 500);
+	assert_int_equal(n_seen, 0);
+	tracker_tick(t, 1100);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_NO_RESPONSE);
+	tracker_tick(t, 5000); /* reported once only */
+	assert_int_equal(n_seen, 1);
+	feed(t, 6, WS_DIR_OUT, 1, FIRST, ANS101, strlen(ANS101), 6000);
+	assert_int_equal(n_seen, 1);
+	tracker_stats(t, &st);
+	assert_int_equal(st.late_answers, 1);
+	tracker_free(t);
+}
+
+static void test_truncated_by_budget(void **state)
+{
+	struct tracker *t = make(64);
+	char big[200];
+
+	(void)state;
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "GET /ws HTTP/1.1\r\nX: ", 21);
+	feed(t, 7, WS_DIR_IN, 1, FIRST | WS_F_CUT, big, 64, 1);
+	assert_int_equal(n_seen, 0);
+	feed(t, 7, WS_DIR_OUT, 1, FIRST, ANS200, strlen(ANS200), 2);
+	assert_int_equal(n_seen, 1);
+	assert_true(seen[0].truncated);
+	assert_int_equal(strlen(seen[0].request), 64);
+	tracker_free(t);
+}
+
+static void test_not_http_first_bytes_are_one_exchange(void **state)
+{
+	struct tracker *t = make(4096);
+	const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+
+	(void)state;
+	feed(t, 8, WS_DIR_IN, 1, FIRST, tls, sizeof(tls) - 1, 1);
+	feed_close(t, 8, 2);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_CLOSED);
+	assert_memory_equal(seen[0].request, tls, sizeof(tls) - 1);
+	tracker_free(t);
+}
+
+static void test_frames_after_upgrade_are_ignored(void **state)
+{
+	struct tracker *t = make(4096);
+	const char frame[] = "\x81\x85\x01\x02\x03\x04hello";
+	struct tracker_stats st;
+
+	(void)state;
+	feed(t, 9, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 1);
+	feed(t, 9, WS_DIR_OUT, 1, FIRST, ANS101, strlen(ANS101), 2);
+	feed(t, 9, WS_DIR_IN, 1 + strlen(REQ), WS_F_CONT, frame, sizeof(frame) - 1, 3);
+	tracker_flush(t);
+	assert_int_equal(n_seen, 1);
+	tracker_stats(t, &st);
+	assert_int_equal(st.unplaced, 0);
+	tracker_free(t);
+}
+
+static void test_eviction_reports_pending(void **state)
+{
+	struct tracker *t = make(4096);
+	struct tracker_stats st;
+
+	(void)state;
+	for (uint64_t c = 1; c <= 5; c++)
+		feed(t, 100 + c, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), c);
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 4);
+	assert_int_equal(st.conns_evicted, 1);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_NO_RESPONSE);
+	tracker_flush(t);
+	assert_int_equal(n_seen, 5);
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 0);
+	tracker_free(t);
+}
+
+static void test_hostile_record_sizes(void **state)
+{
+	struct tracker *t = make(4096);
+	struct ws_event ev = {.type = WS_EV_DATA, .cookie = 1, .sample_len = 100, .flags = FIRST};
+
+	(void)state;
+	tracker_event(t, &ev, sizeof(ev));	/* claims more bytes than it has */
+	tracker_event(t, &ev, sizeof(ev) - 1);	/* shorter than a record */
+	ev.sample_len = 0;
+	ev.type = 99;				/* unknown type */
+	tracker_event(t, &ev, sizeof(ev));
+	tracker_flush(t);
+	assert_int_equal(n_seen, 0);
+	tracker_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_whole_head_and_answer),
+		cmocka_unit_test(test_head_in_pieces_out_of_order_with_retransmit),
+		cmocka_unit_test(test_keepalive_two_requests),
+		cmocka_unit_test(test_pipelined_in_one_segment),
+		cmocka_unit_test(test_interim_answer_is_not_the_answer),
+		cmocka_unit_test(test_closed_before_answer),
+		cmocka_unit_test(test_timeout_then_late_answer),
+		cmocka_unit_test(test_truncated_by_budget),
+		cmocka_unit_test(test_not_http_first_bytes_are_one_exchange),
+		cmocka_unit_test(test_frames_after_upgrade_are_ignored),
+		cmocka_unit_test(test_eviction_reports_pending),
+		cmocka_unit_test(test_hostile_record_sizes),
+	};
+
+	return cmocka_run_group_tests_name("tracker", tests, NULL, NULL);
+}
