@@ -7,8 +7,9 @@
  * segments where an HTTP head can start (requests inbound, answers outbound)
  * with the TCP sequence number; everything else costs a table lookup.
  * Tracepoints add what the packet path cannot know: which process reads or
- * writes the socket (sock:sock_recv_length / sock_send_length, 6.3 and later)
- * and when the socket is gone (sock:inet_sock_set_state).
+ * writes the socket (sock:sock_recv_length / sock_send_length from 6.3,
+ * tcp:tcp_rcv_space_adjust before) and when the socket is gone
+ * (sock:inet_sock_set_state).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -30,10 +31,17 @@ const volatile bool egress_owner = false;
 
 struct conn_state {
 	struct dir_state dir[2];
-	__u32 owner_tgid; /* last process seen reading or writing, 0 if none */
-	__u32 owner_tid;
-	char owner_comm[WS_COMM_LEN];
 };
+
+/* The thread last seen reading or writing each watched connection, by
+ * socket cookie: an owner record goes out only when it changes. A hash map
+ * rather than socket storage, which tracing programs get only from 5.11. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u32);
+} owners SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -42,9 +50,10 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
-/* The addresses and ports of a packet, from the server's point of view. */
-static __always_inline int read_headers(struct __sk_buff *skb, int dir, struct ws_event *ev,
-					__u32 *payload_off, __u32 *seq, __u16 *tcp_flags)
+/* Where the TCP header is, and what the segment carries. Cheap: it runs for
+ * every packet of a watched port, pure ACKs included. */
+static __always_inline int locate_tcp(struct __sk_buff *skb, struct tcphdr **tcp_out, __u32 *payload_off,
+				      __u16 *tcp_flags)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -57,16 +66,8 @@ static __always_inline int read_headers(struct __sk_buff *skb, int dir, struct w
 		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
 			return -1;
 		l4off = ip->ihl * 4;
-		ev->family = AF_INET;
-		__builtin_memset(ev->local_addr, 0, sizeof(ev->local_addr));
-		__builtin_memset(ev->remote_addr, 0, sizeof(ev->remote_addr));
-		if (dir == WS_DIR_IN) {
-			__builtin_memcpy(ev->local_addr, &ip->daddr, 4);
-			__builtin_memcpy(ev->remote_addr, &ip->saddr, 4);
-		} else {
-			__builtin_memcpy(ev->local_addr, &ip->saddr, 4);
-			__builtin_memcpy(ev->remote_addr, &ip->daddr, 4);
-		}
+		if (l4off < sizeof(*ip))
+			return -1;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data;
 
@@ -74,56 +75,66 @@ static __always_inline int read_headers(struct __sk_buff *skb, int dir, struct w
 		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
 			return -1;
 		l4off = sizeof(*ip6);
-		ev->family = AF_INET6;
-		if (dir == WS_DIR_IN) {
-			__builtin_memcpy(ev->local_addr, &ip6->daddr, 16);
-			__builtin_memcpy(ev->remote_addr, &ip6->saddr, 16);
-		} else {
-			__builtin_memcpy(ev->local_addr, &ip6->saddr, 16);
-			__builtin_memcpy(ev->remote_addr, &ip6->daddr, 16);
-		}
 	} else {
 		return -1;
 	}
-	if (l4off < 20 || l4off > 60)
+	if (l4off > 60)
 		return -1;
 	tcp = data + l4off;
 	if ((void *)(tcp + 1) > end)
 		return -1;
-	if (dir == WS_DIR_IN) {
-		ev->local_port = bpf_ntohs(tcp->dest);
-		ev->remote_port = bpf_ntohs(tcp->source);
-	} else {
-		ev->local_port = bpf_ntohs(tcp->source);
-		ev->remote_port = bpf_ntohs(tcp->dest);
-	}
-	*seq = bpf_ntohl(tcp->seq);
+	*tcp_out = tcp;
 	*tcp_flags = (tcp->fin ? WS_F_FIN : 0) | (tcp->rst ? WS_F_RST : 0);
 	*payload_off = l4off + tcp->doff * 4;
 	return 0;
 }
 
-static __always_inline void fill_owner(struct ws_event *ev, struct conn_state *st, int dir)
+/* The addresses and ports of the segment, from the server's point of view. */
+static __always_inline void fill_endpoints(struct __sk_buff *skb, struct tcphdr *tcp, int dir, struct ws_event *ev)
 {
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end)
+			return;
+		ev->family = AF_INET;
+		__builtin_memset(ev->local_addr, 0, sizeof(ev->local_addr));
+		__builtin_memset(ev->remote_addr, 0, sizeof(ev->remote_addr));
+		__builtin_memcpy(ev->local_addr, dir == WS_DIR_IN ? &ip->daddr : &ip->saddr, 4);
+		__builtin_memcpy(ev->remote_addr, dir == WS_DIR_IN ? &ip->saddr : &ip->daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end)
+			return;
+		ev->family = AF_INET6;
+		__builtin_memcpy(ev->local_addr, dir == WS_DIR_IN ? &ip6->daddr : &ip6->saddr, 16);
+		__builtin_memcpy(ev->remote_addr, dir == WS_DIR_IN ? &ip6->saddr : &ip6->daddr, 16);
+	}
+	ev->local_port = bpf_ntohs(dir == WS_DIR_IN ? tcp->dest : tcp->source);
+	ev->remote_port = bpf_ntohs(dir == WS_DIR_IN ? tcp->source : tcp->dest);
+}
+
+/* The egress path runs in the writer's context: on kernels without a
+ * process-context socket tracepoint that is who owns the socket. */
+static __always_inline void fill_owner(struct ws_event *ev, int dir)
+{
+	__u64 id;
+
 	ev->owner_source = WS_OWNER_NONE;
 	ev->tgid = 0;
 	ev->tid = 0;
 	ev->comm[0] = 0;
-	if (dir == WS_DIR_OUT && egress_owner) {
-		__u64 id = bpf_get_current_pid_tgid();
-
-		if (id >> 32) {
-			ev->tgid = id >> 32;
-			ev->tid = (__u32)id;
-			ev->owner_source = WS_OWNER_EGRESS;
-			return;
-		}
-	}
-	if (st && st->owner_tgid) {
-		ev->tgid = st->owner_tgid;
-		ev->tid = st->owner_tid;
-		__builtin_memcpy(ev->comm, st->owner_comm, WS_COMM_LEN);
-		ev->owner_source = WS_OWNER_SOCK_TP;
+	if (dir != WS_DIR_OUT || !egress_owner)
+		return;
+	id = bpf_get_current_pid_tgid();
+	if (id >> 32) {
+		ev->tgid = id >> 32;
+		ev->tid = (__u32)id;
+		ev->owner_source = WS_OWNER_EGRESS;
 	}
 }
 
@@ -132,58 +143,56 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	struct conn_state *st = NULL;
 	struct bpf_sock *sk;
 	struct scratch *sc;
-	__u32 payload_off, payload_len, seq, first_len, n;
+	struct tcphdr *tcp;
+	__u32 payload_off, payload_len = 0, seq, first_len, n = 0;
 	__u16 tcp_flags, flags = 0;
 	__u8 first[4] = {};
 
 	if (!port_watched(skb->local_port))
 		return 1;
-	sc = scratch_get();
-	if (!sc)
-		return 1;
-	if (read_headers(skb, dir, &sc->ev, &payload_off, &seq, &tcp_flags) < 0) {
+	if (locate_tcp(skb, &tcp, &payload_off, &tcp_flags) < 0) {
 		count(WS_CNT_NOT_TCP);
 		return 1;
 	}
-	if (payload_off >= skb->len) {
-		/* No payload: only the end of a connection is of interest. */
-		if (!tcp_flags)
-			return 1;
-		payload_len = 0;
-	} else {
+	if (payload_off < skb->len)
 		payload_len = skb->len - payload_off;
-		count(WS_CNT_SEGMENTS);
-	}
+	else if (!tcp_flags)
+		return 1; /* a pure ACK */
+	seq = bpf_ntohl(tcp->seq);
+	sc = scratch_get();
+	if (!sc)
+		return 1;
+	fill_endpoints(skb, tcp, dir, &sc->ev);
 
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
 	if (sk)
 		st = bpf_sk_storage_get(&conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st && payload_len)
-		count(WS_CNT_NO_STORAGE);
 
 	if (payload_len) {
+		count(WS_CNT_SEGMENTS);
+		if (!st)
+			count(WS_CNT_NO_STORAGE);
 		first_len = payload_len < 4 ? payload_len : 4;
 		if (bpf_skb_load_bytes(skb, payload_off, first, ((first_len - 1) & 3) + 1) < 0)
 			return 1;
 		if (st) {
 			n = plan_sample(&st->dir[dir & 1], seq, payload_len, first, first_len, dir, &flags);
-		} else {
+		} else if (head_start_word(first, first_len, dir)) {
 			/* Without state, sample what may start a head. */
-			flags = head_start_word(first, first_len, dir) ? WS_F_HEAD_START : 0;
-			n = payload_len < (dir == WS_DIR_IN ? request_budget : answer_budget)
-				    ? payload_len
-				    : (dir == WS_DIR_IN ? request_budget : answer_budget);
-			if (!flags)
-				n = 0;
+			__u32 budget = dir == WS_DIR_IN ? request_budget : answer_budget;
+
+			flags = WS_F_HEAD_START;
+			n = payload_len;
+			if (n > budget) {
+				n = budget;
+				flags |= WS_F_CUT;
+			}
 		}
 		if (!n && !tcp_flags)
 			return 1;
-	} else {
-		n = 0;
 	}
-
 	if (n > WS_SAMPLE_MAX) {
 		n = WS_SAMPLE_MAX;
 		flags |= WS_F_CUT;
@@ -199,7 +208,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	sc->ev.cookie = bpf_get_socket_cookie(skb);
 	sc->ev.ts_ns = bpf_ktime_get_ns();
 	sc->ev.cgroup_id = bpf_skb_cgroup_id(skb);
-	fill_owner(&sc->ev, st, dir);
+	fill_owner(&sc->ev, dir);
 	if (n) {
 		/* n is in [1, WS_SAMPLE_MAX]; say so in a form the verifier keeps. */
 		n = ((n - 1) & (WS_SAMPLE_MAX - 1)) + 1;
@@ -225,52 +234,69 @@ int wssnoop_egress(struct __sk_buff *skb)
 	return handle_skb(skb, WS_DIR_OUT);
 }
 
-/* A process read from or wrote to a watched socket: remember it in the
- * socket's storage and tell user space when it is a new one. */
-static __always_inline int note_owner(struct sock *sk, int ret)
+/* The local port of a socket. inet_sport, unlike skc_num, survives the
+ * unhashing that precedes TCP_CLOSE. */
+static __always_inline __u16 local_port(const struct sock *sk)
 {
-	struct conn_state *st;
-	struct scratch *sc;
-	__u64 id;
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
 
-	if (ret <= 0 || !port_watched(sk->__sk_common.skc_num))
+/* A process read from or wrote to a watched socket: tell user space when it
+ * is a new one. Runs in process context. */
+static __always_inline int note_owner(struct sock *sk, int ret, __u8 source)
+{
+	struct scratch *sc;
+	__u64 cookie, id;
+	__u32 tid, *last;
+
+	if (ret <= 0 || !port_watched(local_port(sk)))
 		return 0;
-	st = bpf_sk_storage_get(&conns, sk, 0, 0);
-	if (!st)
+	/* A socket the packet path never sampled has no cookie yet. */
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!cookie)
 		return 0;
 	id = bpf_get_current_pid_tgid();
-	if (st->owner_tid == (__u32)id)
+	tid = (__u32)id;
+	last = bpf_map_lookup_elem(&owners, &cookie);
+	if (last && *last == tid)
 		return 0;
-	st->owner_tgid = id >> 32;
-	st->owner_tid = (__u32)id;
-	bpf_get_current_comm(st->owner_comm, sizeof(st->owner_comm));
+	bpf_map_update_elem(&owners, &cookie, &tid, BPF_ANY);
 	sc = scratch_get();
 	if (!sc)
 		return 0;
 	__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
 	sc->ev.type = WS_EV_OWNER;
-	sc->ev.owner_source = WS_OWNER_SOCK_TP;
-	sc->ev.tgid = st->owner_tgid;
-	sc->ev.tid = st->owner_tid;
-	__builtin_memcpy(sc->ev.comm, st->owner_comm, WS_COMM_LEN);
-	sc->ev.cookie = sk->__sk_common.skc_cookie.counter;
+	sc->ev.owner_source = source;
+	sc->ev.tgid = id >> 32;
+	sc->ev.tid = tid;
+	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
+	sc->ev.cookie = cookie;
 	sc->ev.ts_ns = bpf_ktime_get_ns();
-	sc->ev.local_port = sk->__sk_common.skc_num;
+	sc->ev.local_port = local_port(sk);
 	count(WS_CNT_OWNER);
 	emit(sc, 0);
 	return 0;
 }
 
+/* 6.3 and later: every socket read and write, in the caller's context. */
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(wssnoop_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return note_owner(sk, ret);
+	return note_owner(sk, ret, WS_OWNER_SOCK_TP);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(wssnoop_sock_send, struct sock *sk, int ret, int flags)
 {
-	return note_owner(sk, ret);
+	return note_owner(sk, ret, WS_OWNER_SOCK_TP);
+}
+
+/* Older kernels: tcp_recvmsg() adjusts the receive space on every read,
+ * in the reader's context. */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(wssnoop_tcp_rcv, struct sock *sk)
+{
+	return note_owner(sk, 1, WS_OWNER_TCP_TP);
 }
 
 /* The end of a watched connection. The cookie is the one the packet path
@@ -281,11 +307,12 @@ int BPF_PROG(wssnoop_set_state, const struct sock *sk, const int oldstate, const
 	struct scratch *sc;
 	__u64 cookie;
 
-	if (newstate != TCP_CLOSE || !port_watched(sk->__sk_common.skc_num))
+	if (newstate != TCP_CLOSE || !port_watched(local_port(sk)))
 		return 0;
-	cookie = sk->__sk_common.skc_cookie.counter;
+	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	if (!cookie)
 		return 0;
+	bpf_map_delete_elem(&owners, &cookie);
 	sc = scratch_get();
 	if (!sc)
 		return 0;
@@ -293,7 +320,7 @@ int BPF_PROG(wssnoop_set_state, const struct sock *sk, const int oldstate, const
 	sc->ev.type = WS_EV_CLOSE;
 	sc->ev.cookie = cookie;
 	sc->ev.ts_ns = bpf_ktime_get_ns();
-	sc->ev.local_port = sk->__sk_common.skc_num;
+	sc->ev.local_port = local_port(sk);
 	sc->ev.flags = oldstate; /* the state it left, for diagnostics */
 	count(WS_CNT_CLOSE);
 	emit(sc, 0);

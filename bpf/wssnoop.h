@@ -51,6 +51,7 @@ enum ws_owner_source {
 	WS_OWNER_EGRESS = 2,  /* cgroup_skb egress runs in the sender's context */
 	WS_OWNER_SYSCALL = 3, /* syscall tracepoints, process context */
 	WS_OWNER_PROC = 4,    /* user space matched the socket in /proc (inferred) */
+	WS_OWNER_TCP_TP = 5,  /* tcp:tcp_rcv_space_adjust (every TCP read), process context */
 };
 
 /* Counters the BPF side keeps in a per-CPU array, summed by user space. */

@@ -20,14 +20,7 @@
 #include <bpf/libbpf.h>
 #include "capture.h"
 #include "wssnoop.skel.h"
-#if __has_include("syscall.skel.h")
 #include "syscall.skel.h"
-#define HAVE_SYSCALL_CAPTURE 1
-#else
-/* The syscall capture object is not built yet. */
-struct syscall_bpf;
-static inline void syscall_bpf__destroy(struct syscall_bpf *s) { (void)s; }
-#endif
 
 #define MAX_PROGS 32
 
@@ -42,7 +35,6 @@ struct capture {
 	int n_links;
 	int cgroup_fd;
 	char mounted_cgroup[64]; /* where we mounted cgroup2, to unmount at exit */
-	bool mounted_tracefs;
 	const char *attribution;
 	char *log_buf;
 };
@@ -158,8 +150,10 @@ static int open_cgroup(struct capture *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* Syscall tracepoints are found through tracefs; mount it when absent. */
-__attribute__((unused)) static int ensure_tracefs(struct capture *c, char *err, size_t errlen)
+/* Syscall tracepoints are found through tracefs; mount it when absent. It
+ * stays mounted at exit, where distributions mount it anyway: another
+ * wssnoop may be attaching through it at that moment. */
+static int ensure_tracefs(char *err, size_t errlen)
 {
 	if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
 	    access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
@@ -167,7 +161,6 @@ __attribute__((unused)) static int ensure_tracefs(struct capture *c, char *err, 
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
 		return fail(err, errlen, "tracefs is not mounted and mounting it on /sys/kernel/tracing failed: %s",
 			    strerror(errno));
-	c->mounted_tracefs = true;
 	return 0;
 }
 
@@ -260,8 +253,18 @@ static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err
 	struct wssnoop_bpf *skel;
 	bool sock_tp = kernel_has_btf_type(vmlinux, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) &&
 		       kernel_has_btf_type(vmlinux, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF);
+	bool tcp_tp = kernel_has_btf_type(vmlinux, "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF);
 	bool egress = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+	const char *force = getenv("WSSNOOP_ATTRIBUTION"); /* tests: take a path another kernel would */
 
+	if (force) {
+		sock_tp = sock_tp && strcmp(force, "sock-tracepoint") == 0;
+		tcp_tp = tcp_tp && strcmp(force, "tcp-tracepoint") == 0;
+		egress = egress && strcmp(force, "egress") == 0;
+	}
+	/* One attribution path, the best the kernel has. */
+	tcp_tp = tcp_tp && !sock_tp;
+	egress = egress && !sock_tp && !tcp_tp;
 	if (open_cgroup(c, err, errlen))
 		return -1;
 	skel = wssnoop_bpf__open();
@@ -276,7 +279,8 @@ static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err
 	bpf_map__set_max_entries(skel->maps.events, c->opts.ringbuf_bytes);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_recv, sock_tp);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_send, sock_tp);
-	c->attribution = sock_tp ? "sock-tracepoint" : egress ? "egress" : "proc";
+	bpf_program__set_autoload(skel->progs.wssnoop_tcp_rcv, tcp_tp);
+	c->attribution = sock_tp ? "sock-tracepoint" : tcp_tp ? "tcp-tracepoint" : egress ? "egress" : "proc";
 	if (c->opts.verbose >= 2)
 		ask_verifier_stats(c);
 	if (wssnoop_bpf__load(skel)) {
@@ -298,18 +302,18 @@ static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err
 			attach_link(c, skel->progs.wssnoop_sock_send, bpf_program__attach(skel->progs.wssnoop_sock_send),
 				    err, errlen)))
 		return -1;
+	if (tcp_tp && attach_link(c, skel->progs.wssnoop_tcp_rcv, bpf_program__attach(skel->progs.wssnoop_tcp_rcv), err,
+				  errlen))
+		return -1;
 	return 0;
 }
 
 static int open_syscall_capture(struct capture *c, char *err, size_t errlen)
 {
-#ifndef HAVE_SYSCALL_CAPTURE
-	return fail(err, errlen, "--capture syscall is not available in this build");
-#else
 	struct syscall_bpf *skel;
 	struct bpf_program *prog;
 
-	if (ensure_tracefs(c, err, errlen))
+	if (ensure_tracefs(err, errlen))
 		return -1;
 	skel = syscall_bpf__open();
 	if (!skel)
@@ -334,7 +338,6 @@ static int open_syscall_capture(struct capture *c, char *err, size_t errlen)
 	}
 	c->attribution = "syscall";
 	return 0;
-#endif
 }
 
 static struct bpf_map *events_map(struct capture *c)
@@ -457,8 +460,6 @@ void capture_close(struct capture *c)
 		umount2(c->mounted_cgroup, MNT_DETACH);
 		rmdir(c->mounted_cgroup);
 	}
-	if (c->mounted_tracefs)
-		umount2("/sys/kernel/tracing", MNT_DETACH);
 	free(c->log_buf);
 	free(c);
 }

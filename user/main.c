@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "capture.h"
 #include "path_glob.h"
+#include "proc.h"
 #include "report.h"
 #include "rules.h"
 #include "tracker.h"
@@ -205,6 +206,16 @@ static void on_exchange(void *ctx, const struct exchange *x)
 	report_exchange(&app->reporter, x);
 }
 
+static void on_unowned(void *ctx, struct conn_meta *meta)
+{
+	(void)ctx;
+	meta->tgid = proc_socket_owner(meta->family, meta->local_addr, meta->local_port, meta->remote_addr,
+				       meta->remote_port);
+	meta->tid = meta->tgid;
+	if (meta->tgid)
+		meta->owner_source = WS_OWNER_PROC;
+}
+
 static void print_summary(struct app *app, struct capture *cap, double seconds)
 {
 	const struct report_counts *rc = &app->reporter.counts;
@@ -274,6 +285,7 @@ int main(int argc, char **argv)
 	uint64_t start, deadline = 0;
 	int ret = 1;
 
+	argp_err_exit_status = 2;
 	path_set_init(&env.paths);
 	if (argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, NULL))
 		return 2;
@@ -298,6 +310,7 @@ int main(int argc, char **argv)
 	topts.idle_ns = 600ULL * 1000000000ULL;
 	topts.max_conns = 65536;
 	topts.on_exchange = on_exchange;
+	topts.on_unowned = on_unowned;
 	topts.ctx = &app;
 	app.tracker = tracker_new(&topts);
 	if (!app.tracker) {

@@ -109,6 +109,7 @@ static const char *owner_source_name(unsigned source)
 	case WS_OWNER_EGRESS: return "egress";
 	case WS_OWNER_SYSCALL: return "syscall";
 	case WS_OWNER_PROC: return "proc";
+	case WS_OWNER_TCP_TP: return "tcp-tracepoint";
 	default: return "unknown";
 	}
 }
@@ -389,16 +390,10 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	d.tgid = x->conn->tgid;
 	d.tid = x->conn->tid;
 	d.owner_source = x->conn->owner_source;
-	if (!d.tgid) {
-		d.tgid = proc_socket_owner(x->conn->family, x->conn->local_addr, x->conn->local_port,
-					   x->conn->remote_addr, x->conn->remote_port);
-		d.tid = d.tgid;
-		d.owner_source = d.tgid ? WS_OWNER_PROC : WS_OWNER_NONE;
-		if (d.tgid)
-			r->counts.owner_inferred++;
-		else
-			r->counts.owner_unknown++;
-	}
+	if (d.owner_source == WS_OWNER_PROC)
+		r->counts.owner_inferred++;
+	else if (!d.tgid)
+		r->counts.owner_unknown++;
 	if (r->opts.pid && d.tgid != r->opts.pid)
 		return;
 	if (r->opts.failed_only && d.j.verdict == VERDICT_UPGRADED)

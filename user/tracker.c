@@ -272,6 +272,8 @@ static void request_complete(struct tracker *t, struct conn *c, const uint8_t *h
 	t->stats.requests++;
 	if (truncated)
 		t->stats.truncated++;
+	if (c->meta.owner_source == WS_OWNER_NONE && t->opts.on_unowned)
+		t->opts.on_unowned(t->opts.ctx, &c->meta);
 	c->requests++;
 	if (c->n_pending == PENDING_MAX) {
 		/* A client pipelining more than we keep: the oldest waits longest. */

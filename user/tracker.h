@@ -64,6 +64,10 @@ struct tracker_opts {
 	uint64_t idle_ns;	 /* a quiet connection with nothing pending is forgotten after this */
 	uint32_t max_conns;	 /* bound on the table; the least recently used is evicted */
 	exchange_fn on_exchange;
+	/* Called when a request head completes on a connection whose owner is
+	 * still unknown, while the socket most likely still exists: the caller
+	 * may fill in tgid/tid/owner_source (e.g. from /proc). May be NULL. */
+	void (*on_unowned)(void *ctx, struct conn_meta *meta);
 	void *ctx;
 };
 
