@@ -60,6 +60,9 @@ static __always_inline void count(__u32 counter)
 
 static __always_inline bool port_watched(__u32 port)
 {
+	/* Older verifiers lose the bounds of a byte-swapped value: the opaque
+	 * step keeps the compiler from dropping the mask they need. */
+	asm volatile("" : "+r"(port));
 	return watched_ports[port & 0xffff];
 }
 

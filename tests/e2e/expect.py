@@ -79,7 +79,9 @@ def check_answer(ev, reply):
     """status and status_line are the server's actual answer (None: none)."""
     if reply is None or reply.status is None:
         assert ev["status"] is None and ev["status_line"] is None, describe(ev)
-        assert ev["latency_ms"] is None
+        # No answer, no latency (a close is not an answer).
+        assert ev["latency_ms"] is None, f"latency_ms={ev['latency_ms']} without an answer: " + describe(ev)
+        assert ev.get("answer_time") is None, f"answer_time={ev.get('answer_time')} without an answer"
         return
     assert ev["status"] == reply.status, describe(ev)
     # Tomcat's "HTTP/1.1 101 " has no reason phrase: allow the trailing blank to go.
