@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-       libzstd-dev libcmocka-dev nettle-dev libcap-dev)
+       libzstd-dev libcmocka-dev nettle-dev libcap-dev libmicrohttpd-dev)
 test=(nginx curl openssl python3 python3-pytest python3-websockets nodejs node-ws
       tomcat10 tomcat10-examples iproute2 procps libcap2-bin)
 vm=(qemu-system-x86 busybox-static cpio)

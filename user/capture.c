@@ -435,6 +435,23 @@ void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX])
 	free(values);
 }
 
+void capture_run_time(struct capture *c, uint64_t *run_ns, uint64_t *run_cnt)
+{
+	struct bpf_program *prog;
+
+	*run_ns = *run_cnt = 0;
+	bpf_object__for_each_program(prog, c->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			*run_ns += info.run_time_ns;
+			*run_cnt += info.run_cnt;
+		}
+	}
+}
+
 const char *capture_name(const struct capture *c)
 {
 	return c->opts.kind == CAPTURE_SOCKET ? "cgroup_skb" : "syscall";

@@ -45,6 +45,9 @@ void capture_watch_port(struct capture *c, unsigned port, bool on);
 int capture_poll(struct capture *c, int timeout_ms);
 /* Kernel-side counters summed over CPUs. */
 void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX]);
+/* Run time and run count summed over the loaded programs (non-zero only
+ * while kernel.bpf_stats_enabled is 1). */
+void capture_run_time(struct capture *c, uint64_t *run_ns, uint64_t *run_cnt);
 /* The paths chosen, for -v and the kernel matrix: e.g. "cgroup_skb", "sock-tracepoint". */
 const char *capture_name(const struct capture *c);
 const char *capture_attribution(const struct capture *c);

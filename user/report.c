@@ -373,7 +373,6 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 		http_parse_request(x->request, x->request_len, &d.req);
 	if (!ws_is_attempt(d.kind, d.kind == STREAM_HTTP_REQUEST ? &d.req : NULL, r->opts.paths))
 		return;
-	r->counts.attempts++;
 	judge_request(&d.j, d.kind, d.kind == STREAM_HTTP_REQUEST ? &d.req : NULL,
 		      x->request_truncated || x->request_gap);
 	if (x->end == EXCHANGE_ANSWERED) {
@@ -383,10 +382,6 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	} else {
 		judge_no_answer(&d.j, x->end == EXCHANGE_CLOSED);
 	}
-	r->counts.verdicts[d.j.verdict]++;
-	for (int i = mask_next(d.j.rules, 0); i >= 0; i = mask_next(d.j.rules, i + 1))
-		r->counts.rules[i]++;
-
 	d.tgid = x->conn->tgid;
 	d.tid = x->conn->tid;
 	d.owner_source = x->conn->owner_source;
@@ -394,11 +389,33 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 		r->counts.owner_inferred++;
 	else if (!d.tgid)
 		r->counts.owner_unknown++;
-	if (r->opts.pid && d.tgid != r->opts.pid)
+	proc_lookup(d.tgid, d.tid, x->request_ns, &d.proc);
+	if ((r->opts.pid && d.tgid != r->opts.pid) || (r->opts.netns && d.proc.netns != r->opts.netns)) {
+		r->counts.out_of_scope++;
 		return;
+	}
+	r->counts.attempts++;
+	r->counts.verdicts[d.j.verdict]++;
+	for (int i = mask_next(d.j.rules, 0); i >= 0; i = mask_next(d.j.rules, i + 1))
+		r->counts.rules[i]++;
+	if (r->opts.on_judged) {
+		struct handshake_summary hs = {
+			.verdict = d.j.verdict,
+			.port = x->conn->local_port,
+			.rules = d.j.rules,
+			.latency_s = x->end == EXCHANGE_ANSWERED && x->answer_ns >= x->request_ns
+					     ? (double)(x->answer_ns - x->request_ns) / 1e9
+					     : -1,
+		};
+		int match = d.kind == STREAM_HTTP_REQUEST && r->opts.paths
+				    ? path_set_match(r->opts.paths, d.req.target.ptr, d.req.target.len)
+				    : -1;
+
+		hs.pattern = match >= 0 ? r->opts.paths->patterns[match] : NULL;
+		r->opts.on_judged(r->opts.ctx, &hs);
+	}
 	if (r->opts.failed_only && d.j.verdict == VERDICT_UPGRADED)
 		return;
-	proc_lookup(d.tgid, d.tid, x->request_ns, &d.proc);
 	snprintf(d.comm, sizeof(d.comm), "%s", d.proc.comm[0] ? d.proc.comm : x->conn->comm);
 
 	if (r->opts.json)

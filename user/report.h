@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "metrics.h"
 #include "path_glob.h"
 #include "rules.h"
 #include "tracker.h"
@@ -26,8 +27,13 @@ struct report_opts {
 	bool show_secrets;  /* turn redaction off */
 	bool wide;	    /* -w: no column cuts */
 	uint32_t pid;	    /* only this process (0: all) */
+	uint64_t netns;	    /* only sockets of processes in this network namespace (0: all) */
 	const struct path_set *paths;
 	int64_t mono_to_real_ns; /* add to a CLOCK_MONOTONIC time to get wall-clock time */
+	/* Told of every attempt that passes the scope filters (--pid, --netns),
+	 * printed or not: the daemon's metrics. May be NULL. */
+	void (*on_judged)(void *ctx, const struct handshake_summary *s);
+	void *ctx;
 };
 
 struct report_counts {
@@ -38,6 +44,7 @@ struct report_counts {
 	uint64_t rules[RULE_COUNT];
 	uint64_t owner_inferred; /* owners found through /proc */
 	uint64_t owner_unknown;
+	uint64_t out_of_scope; /* attempts of other processes or namespaces */
 };
 
 struct reporter {
