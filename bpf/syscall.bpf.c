@@ -19,15 +19,15 @@
 #include "bpf/capture.bpf.h"
 
 #define IPPROTO_TCP 6
-#define TCP_CLOSE 7
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define MSG_PEEK 2
+#define TCP_CLOSE   7
+#define S_IFMT	    00170000
+#define S_IFSOCK    0140000
+#define MSG_PEEK    2
 
 /* Sockets followed at once; the least recently used goes first. */
 #define MAX_SOCKS 65536
 /* iovecs of one readv/writev/recvmsg/sendmsg gathered into a sample. */
-#define IOV_GATHER 8
+#define IOV_GATHER  8
 #define SAMPLE_HALF (WS_SAMPLE_MAX / 2)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -97,9 +97,9 @@ struct {
 	__type(value, struct pending_io);
 } pending SEC(".maps");
 
-/* struct file's reference count before Linux 6.13 (commit 90ee6ed776c0,
- * "fs: port files to file_ref"): atomic_long_t f_count, 1 for one holder.
- * Since then file_ref_t f_ref, which counts from 0 for one holder. */
+/* struct file's reference count before Linux 6.13 ("fs: port files to
+ * file_ref"): atomic_long_t f_count, 1 for one holder. Since then
+ * file_ref_t f_ref, which counts from 0 for one holder. */
 struct file___pre_file_ref {
 	atomic_long_t f_count;
 } __attribute__((preserve_access_index));
@@ -258,8 +258,7 @@ static __always_inline void emit_close(__u64 cookie, __u16 local_port)
  * payload_len, both written again before the event is sent): the verifier
  * does not follow values in map memory, so the many paths that arrive here
  * look alike and each iteration is checked once, not once per path. */
-static __always_inline __u32 gather(struct scratch *sc, const struct pending_io *io, const struct iovec *first,
-				    __u32 n)
+static __always_inline __u32 gather(struct scratch *sc, const struct pending_io *io, const struct iovec *first, __u32 n)
 {
 	volatile __u32 *done = &sc->ev.sample_len;
 	volatile __u32 *want = &sc->ev.payload_len;

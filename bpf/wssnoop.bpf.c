@@ -28,9 +28,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* bpf_get_current_pid_tgid() is callable from cgroup_skb on this kernel
  * (probed by the loader); egress then runs in the writer's context. */
 const volatile bool egress_owner = false;
+/* Follow upgraded connections to their end (frames, Close codes, who closed). */
+const volatile bool track_lifetime = true;
+
 
 struct conn_state {
 	struct dir_state dir[2];
+	struct ws_lifetime life;
+	__u32 next_frame[2]; /* sequence number of the next frame header each way */
+	__u32 high_seq[2];   /* end of the highest payload counted each way */
+	__u8 frame_sync[2];  /* next_frame is known (else the next segment starts a frame) */
+	__u8 upgraded;
+	__u8 pad;
 };
 
 /* The thread last seen reading or writing each watched connection, by
@@ -138,6 +147,116 @@ static __always_inline void fill_owner(struct ws_event *ev, int dir)
 	}
 }
 
+/* An answer head that starts "HTTP/1.x 101" switches the connection to
+ * WebSocket frames: from here on its segments are followed, not sampled. */
+static __always_inline void note_upgrade(struct __sk_buff *skb, struct conn_state *st, __u32 payload_off,
+					 __u32 payload_len, __u64 now)
+{
+	__u8 line[12];
+
+	if (payload_len < sizeof(line) || bpf_skb_load_bytes(skb, payload_off, line, sizeof(line)) < 0)
+		return;
+	if (line[8] != ' ' || line[9] != '1' || line[10] != '0' || line[11] != '1')
+		return;
+	st->upgraded = 1;
+	st->life.upgraded_ns = now;
+	st->life.closer = WS_DIR_NONE;
+	st->frame_sync[0] = st->frame_sync[1] = 0;
+}
+
+/* Frame headers are read only where a segment's payload starts: the cost
+ * stays one small read per segment. A segment that starts inside a frame
+ * continues it; one whose frame boundary lies elsewhere (several frames in
+ * one segment) loses the thread until the next segment, counted as
+ * unclassified. */
+static __noinline void follow_frames(struct __sk_buff *skb, struct conn_state *st, int dir, __u32 seq,
+				     __u32 payload_off)
+{
+	struct ws_lifetime *life = &st->life;
+	__u32 payload_len = skb->len - payload_off;
+	__u32 end = seq + payload_len, hdr, plen;
+	__u64 now = bpf_ktime_get_ns();
+	int d = dir & 1;
+	__u8 h[16] = {};
+	__u8 opcode;
+
+	/* Bytes beyond the highest seen so far: retransmissions count once. */
+	if (!st->high_seq[d])
+		st->high_seq[d] = seq;
+	if ((__s32)(end - st->high_seq[d]) <= 0)
+		return;
+	life->bytes[d] += end - ((__s32)(seq - st->high_seq[d]) > 0 ? seq : st->high_seq[d]);
+	st->high_seq[d] = end;
+	life->last_data_ns[d] = now;
+
+	if (st->frame_sync[d] && seq != st->next_frame[d]) {
+		/* Inside a long frame, or a boundary we cannot see. */
+		if ((__s32)(st->next_frame[d] - seq) > 0 && (__s32)(st->next_frame[d] - end) >= 0)
+			return;
+		goto lost;
+	}
+	/* The longest header is 14 bytes; a short segment holds less. */
+	if (payload_len < 2 ||
+	    bpf_skb_load_bytes(skb, payload_off, h, payload_len >= 14 ? 14 : ((payload_len - 1) & 15) + 1) < 0)
+		goto lost;
+	opcode = h[0] & 0x0f;
+	/* RSV2/RSV3 are never set by the extensions in use; RSV1 is permessage-deflate. */
+	if ((h[0] & 0x30) || (opcode > 2 && opcode < 8) || opcode > 10)
+		goto lost;
+	plen = h[1] & 0x7f;
+	hdr = 2;
+	if (plen == 126) {
+		plen = (__u32)h[2] << 8 | h[3];
+		hdr = 4;
+	} else if (plen == 127) {
+		/* Frames past 4 GiB do not occur in practice; the high bytes are dropped. */
+		plen = (__u32)h[6] << 24 | (__u32)h[7] << 16 | (__u32)h[8] << 8 | h[9];
+		hdr = 10;
+	}
+	if (h[1] & 0x80)
+		hdr += 4;
+	if (hdr > payload_len)
+		goto lost;
+	life->frames[d]++;
+	if (opcode == 9) {
+		life->pings[d]++;
+		life->prev_ping_ns[d] = life->last_ping_ns[d];
+		life->last_ping_ns[d] = now;
+	} else if (opcode == 10) {
+		life->pongs[d]++;
+	} else if (opcode == 8 && !life->close_frame_ns[d]) {
+		__u8 code[2] = {};
+
+		life->close_frame_ns[d] = now;
+		life->close_code[d] = 1005;
+		if (plen >= 2 && hdr + 2 <= payload_len && !bpf_skb_load_bytes(skb, payload_off + (hdr & 15), code, 2)) {
+			if (h[1] & 0x80) {
+				/* Client frames are masked: the key is the header's last four bytes. */
+				if (hdr == 6) {
+					code[0] ^= h[2];
+					code[1] ^= h[3];
+				} else if (hdr == 8) {
+					code[0] ^= h[4];
+					code[1] ^= h[5];
+				} else {
+					code[0] ^= h[10];
+					code[1] ^= h[11];
+				}
+			}
+			life->close_code[d] = (__u16)code[0] << 8 | code[1];
+		}
+	}
+	st->next_frame[d] = seq + hdr + plen;
+	st->frame_sync[d] = 1;
+	if ((__s32)(st->next_frame[d] - end) < 0)
+		goto lost; /* another frame starts inside this segment */
+	return;
+lost:
+	life->unclassified[d]++;
+	st->frame_sync[d] = 0;
+	count(WS_CNT_UNCLASSIFIED);
+}
+
 static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 {
 	struct conn_state *st = NULL;
@@ -170,6 +289,24 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	if (sk)
 		st = bpf_sk_storage_get(&conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
+	if (st && st->upgraded) {
+		/* After the 101: frames and the end, never samples. */
+		__u64 now = bpf_ktime_get_ns();
+
+		if (payload_len)
+			follow_frames(skb, st, dir, seq, payload_off);
+		if (!tcp_flags)
+			return 1;
+		if (st->life.closer == WS_DIR_NONE) {
+			st->life.closer = dir;
+			st->life.closed_by_rst = !!(tcp_flags & WS_F_RST);
+			st->life.first_close_ns = now;
+		}
+		__builtin_memcpy(sc->data, &st->life, sizeof(st->life));
+		flags = WS_F_LIFETIME;
+		n = sizeof(st->life);
+		goto send;
+	}
 	if (payload_len) {
 		count(WS_CNT_SEGMENTS);
 		if (!st)
@@ -199,6 +336,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	}
 	if (flags & WS_F_CUT)
 		count(WS_CNT_CUT);
+send:
 	sc->ev.type = WS_EV_DATA;
 	sc->ev.dir = dir;
 	sc->ev.flags = flags | tcp_flags;
@@ -209,13 +347,16 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	sc->ev.ts_ns = bpf_ktime_get_ns();
 	sc->ev.cgroup_id = bpf_skb_cgroup_id(skb);
 	fill_owner(&sc->ev, dir);
-	if (n) {
+	if (n && !(flags & WS_F_LIFETIME)) {
 		/* n is in [1, WS_SAMPLE_MAX]; say so in a form the verifier keeps. */
 		n = ((n - 1) & (WS_SAMPLE_MAX - 1)) + 1;
 		if (bpf_skb_load_bytes(skb, payload_off, sc->data, n) < 0)
 			return 1;
-		if (st)
+		if (st) {
 			note_head_end(&st->dir[dir & 1], sc, seq, n, payload_len);
+			if (track_lifetime && dir == WS_DIR_OUT && (flags & WS_F_HEAD_START))
+				note_upgrade(skb, st, payload_off, payload_len, sc->ev.ts_ns);
+		}
 		count(WS_CNT_SAMPLED);
 	}
 	emit(sc, n);

@@ -42,6 +42,7 @@ enum ws_data_flag {
 	WS_F_FIN = 1 << 4,	  /* segment carries FIN */
 	WS_F_RST = 1 << 5,	  /* segment carries RST */
 	WS_F_STREAM = 1 << 6,	  /* seq is a byte offset in the stream (syscall capture), not a TCP seq */
+	WS_F_LIFETIME = 1 << 7,	  /* data[] holds a struct ws_lifetime, not payload bytes */
 };
 
 /* Where the process attribution of an event comes from, best first. */
@@ -64,8 +65,31 @@ enum ws_counter {
 	WS_CNT_NOT_TCP,		/* watched-port packets whose TCP header could not be read */
 	WS_CNT_OWNER,		/* owner events sent */
 	WS_CNT_CLOSE,		/* close events sent */
+	WS_CNT_UNCLASSIFIED,	/* segments of upgraded connections whose frames could not be followed */
 	WS_CNT__MAX,
 };
+
+/* What the kernel side learns about an upgraded connection (after a 101),
+ * sent with each FIN or RST segment of it. Indexed by enum ws_dir. */
+struct ws_lifetime {
+	__u64 upgraded_ns;	 /* when the 101 left */
+	__u64 last_data_ns[2];	 /* last payload each way */
+	__u64 bytes[2];		 /* payload bytes each way after the 101 */
+	__u64 first_close_ns;	 /* first FIN or RST */
+	__u64 close_frame_ns[2]; /* Close frame each way, 0 if none */
+	__u64 last_ping_ns[2];
+	__u64 prev_ping_ns[2];	 /* the ping before the last: their gap is the interval */
+	__u32 frames[2];
+	__u32 pings[2];
+	__u32 pongs[2];
+	__u32 unclassified[2];	 /* segments where frame boundaries were lost */
+	__u16 close_code[2];	 /* code of the Close frame each way (1005: none given) */
+	__u8 closer;		 /* direction of the first FIN or RST, WS_DIR_NONE if none */
+	__u8 closed_by_rst;
+	__u8 reserved[3];
+};
+
+#define WS_DIR_NONE 0xff
 
 struct ws_event {
 	__u8 type;	   /* enum ws_event_type */
@@ -91,6 +115,9 @@ struct ws_event {
 };
 
 _Static_assert(sizeof(struct ws_event) == 104, "ws_event layout changed");
+_Static_assert(sizeof(struct ws_lifetime) == 144, "ws_lifetime layout changed");
+_Static_assert(__builtin_offsetof(struct ws_lifetime, frames) == 96, "ws_lifetime.frames moved");
+_Static_assert(__builtin_offsetof(struct ws_lifetime, close_code) == 128, "ws_lifetime.close_code moved");
 _Static_assert(__builtin_offsetof(struct ws_event, seq) == 20, "ws_event.seq moved");
 _Static_assert(__builtin_offsetof(struct ws_event, cookie) == 32, "ws_event.cookie moved");
 _Static_assert(__builtin_offsetof(struct ws_event, local_addr) == 56, "ws_event.local_addr moved");

@@ -276,6 +276,7 @@ static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err
 	skel->rodata->answer_budget = c->opts.answer_budget;
 	skel->rodata->wakeup_bytes = c->opts.ringbuf_bytes / 8;
 	skel->rodata->egress_owner = egress;
+	skel->rodata->track_lifetime = c->opts.lifetime;
 	bpf_map__set_max_entries(skel->maps.events, c->opts.ringbuf_bytes);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_recv, sock_tp);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_send, sock_tp);

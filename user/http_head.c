@@ -68,7 +68,7 @@ enum stream_kind http_classify_start(const uint8_t *buf, size_t len)
 		return buf[2] <= 0x04 ? STREAM_TLS : STREAM_NOT_HTTP;
 	}
 
-	n = min_size(len, H2_PREFACE_LEN);
+	n = min_size(len, H2_PREFACE_MIN); /* 12 bytes decide: more never undo it */
 	if (memcmp(buf, h2_preface, n) == 0)
 		return len >= H2_PREFACE_MIN ? STREAM_HTTP2_PREFACE : STREAM_NEED_MORE;
 

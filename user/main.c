@@ -38,7 +38,7 @@ struct settings {
 	unsigned ports[MAX_PORTS];
 	int n_ports;
 	struct path_set paths;
-	bool json, failed_only, show_secrets, wide, daemon;
+	bool json, failed_only, show_secrets, wide, daemon, no_lifetime;
 	int verbose;
 	long duration_s;
 	long timeout_s;
@@ -101,6 +101,7 @@ enum {
 	OPT_CONFIG,
 	OPT_DAEMON,
 	OPT_CLI_BEGIN,
+	OPT_NO_LIFETIME,
 };
 
 static const struct argp_option opts[] = {
@@ -122,6 +123,8 @@ static const struct argp_option opts[] = {
 	 0},
 	{"ringbuf-kib", OPT_RINGBUF, "KIB", 0, "Ring buffer size in KiB, a power of two (8192)", 0},
 	{"output", OPT_OUTPUT, "FILE", 0, "Write events to FILE (appended, reopened on SIGHUP) instead of stdout", 0},
+	{"no-lifetime", OPT_NO_LIFETIME, NULL, 0,
+	 "Do not follow upgraded connections to their end (Close code or 1006, who closed, idle gap)", 0},
 	{"daemon", OPT_DAEMON, NULL, 0, "Run as the daemon (the same as the `daemon` command)", 0},
 	{"config", OPT_CONFIG, "FILE", 0, "Daemon configuration file (" DEFAULT_CONFIG ")", 0},
 	{"metrics", OPT_METRICS, "ADDR:PORT", 0, "Serve Prometheus /metrics and /healthz here; `off` to disable (daemon: "
@@ -232,6 +235,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_CONFIG: return copy_path(s, s->config, sizeof(s->config), arg, "config path too long: %s");
 	case OPT_METRICS: return copy_path(s, s->metrics, sizeof(s->metrics), arg, "metrics address too long: %s");
 	case OPT_DAEMON: s->daemon = true; break;
+	case OPT_NO_LIFETIME: s->no_lifetime = true; break;
 	case OPT_CLI_BEGIN: s->from_cli = true; break;
 	case 'h': argp_state_help(state, stderr, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
@@ -418,6 +422,22 @@ static void on_unowned(void *ctx, struct conn_meta *meta)
 		meta->owner_source = WS_OWNER_PROC;
 }
 
+static void on_lifetime(void *ctx, const struct lifetime_report *l)
+{
+	struct app *app = ctx;
+
+	report_lifetime(&app->reporter, l);
+}
+
+static void on_closed(void *ctx, const struct close_summary *s)
+{
+	struct app *app = ctx;
+
+	pthread_mutex_lock(&app->lock);
+	metrics_record_close(app->metrics, s);
+	pthread_mutex_unlock(&app->lock);
+}
+
 static void on_judged(void *ctx, const struct handshake_summary *s)
 {
 	struct app *app = ctx;
@@ -600,13 +620,16 @@ static void print_summary(struct app *app, double seconds)
 		fprintf(out,
 			"},\"events_lost\":%llu,\"samples_cut\":%llu,\"heads_truncated\":%llu,\"segments_unplaced\":%llu,"
 			"\"segments\":%llu,\"segments_sampled\":%llu,\"answers_unmatched\":%llu,\"conns_evicted\":%llu,"
-			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu}\n",
+			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu,\"ws_closed\":%llu,"
+			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu}\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced,
 			(unsigned long long)k[WS_CNT_SEGMENTS], (unsigned long long)k[WS_CNT_SAMPLED],
 			(unsigned long long)ts.unmatched, (unsigned long long)ts.conns_evicted,
 			(unsigned long long)rc->owner_inferred, (unsigned long long)rc->owner_unknown,
-			(unsigned long long)rc->out_of_scope);
+			(unsigned long long)rc->out_of_scope, (unsigned long long)rc->closes,
+			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
+			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED]);
 	} else {
 		fprintf(out, "\n%llu handshake attempts in %.1f s: %llu upgraded, %llu failed\n",
 			(unsigned long long)rc->attempts, seconds, (unsigned long long)rc->verdicts[VERDICT_UPGRADED],
@@ -618,6 +641,11 @@ static void print_summary(struct app *app, double seconds)
 			if (rc->rules[i])
 				fprintf(out, "  %-22s %llu  (%s)\n", rule_id(i), (unsigned long long)rc->rules[i],
 					rule_words(i));
+		if (rc->closes || rc->still_open)
+			fprintf(out, "upgraded connections: %llu ended (%llu without a Close frame, %llu idle timeouts), "
+				     "%llu still open\n",
+				(unsigned long long)rc->closes, (unsigned long long)rc->closes_1006,
+				(unsigned long long)rc->idle_timeouts, (unsigned long long)rc->still_open);
 		fprintf(out, "events lost %llu, samples cut %llu, heads truncated %llu, segments unplaced %llu\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced);
@@ -661,6 +689,7 @@ int main(int argc, char **argv)
 
 	ropts.mono_to_real_ns = mono_to_real();
 	ropts.on_judged = on_judged;
+	ropts.on_closed = on_closed;
 	ropts.ctx = &app;
 	report_init(&app.reporter, &ropts);
 	apply_report_settings(&app, netns);
@@ -673,6 +702,7 @@ int main(int argc, char **argv)
 	topts.max_conns = MAX_CONNS;
 	topts.on_exchange = on_exchange;
 	topts.on_unowned = on_unowned;
+	topts.on_lifetime = app.set.no_lifetime ? NULL : on_lifetime;
 	topts.ctx = &app;
 	app.tracker = tracker_new(&topts);
 	if (!app.tracker || !app.metrics) {
@@ -686,6 +716,7 @@ int main(int argc, char **argv)
 	copts.answer_budget = WS_ANSWER_SAMPLE_DEFAULT;
 	copts.ringbuf_bytes = app.set.ringbuf_kib * 1024;
 	copts.verbose = app.set.verbose;
+	copts.lifetime = !app.set.no_lifetime;
 	copts.on_event = on_event;
 	copts.ctx = &app;
 	if (capture_open(&copts, &app.cap, err, sizeof(err))) {

@@ -27,7 +27,24 @@ struct rule_series {
 	uint64_t by_rule[RULE_COUNT];
 };
 
+/* Connection lifetimes: seconds to days. */
+static const double life_buckets[] = {1, 5, 10, 30, 60, 90, 120, 300, 600, 1800, 3600, 14400, 86400};
+#define N_LIFE_BUCKETS (sizeof(life_buckets) / sizeof(life_buckets[0]))
+#define CLOSE_SERIES 128
+
+struct close_series {
+	uint16_t port;
+	int code;
+	char closer[8];
+	uint64_t count;
+};
+
 struct metrics {
+	struct close_series closes[CLOSE_SERIES];
+	unsigned n_closes;
+	uint64_t life_hist[N_LIFE_BUCKETS + 1];
+	double life_sum;
+	uint64_t life_count;
 	struct outcome_series outcomes[METRICS_MAX_SERIES];
 	unsigned n_outcomes;
 	struct rule_series rules[METRICS_MAX_SERIES];
@@ -106,6 +123,32 @@ void metrics_record(struct metrics *m, const struct handshake_summary *s)
 		m->latency_sum += s->latency_s;
 		m->latency_count++;
 	}
+}
+
+void metrics_record_close(struct metrics *m, const struct close_summary *s)
+{
+	struct close_series *c = NULL;
+	unsigned b;
+
+	for (unsigned i = 0; i < m->n_closes && !c; i++)
+		if (m->closes[i].port == s->port && m->closes[i].code == s->code &&
+		    strcmp(m->closes[i].closer, s->closer) == 0)
+			c = &m->closes[i];
+	if (!c && m->n_closes < CLOSE_SERIES) {
+		c = &m->closes[m->n_closes++];
+		c->port = s->port;
+		c->code = s->code;
+		snprintf(c->closer, sizeof(c->closer), "%s", s->closer);
+	}
+	if (c)
+		c->count++;
+	else
+		m->folded++;
+	for (b = 0; b < N_LIFE_BUCKETS && s->lifetime_s > life_buckets[b]; b++)
+		;
+	m->life_hist[b]++;
+	m->life_sum += s->lifetime_s;
+	m->life_count++;
 }
 
 struct text {
@@ -198,6 +241,24 @@ size_t metrics_render(struct metrics *m, const struct metrics_gauges *g, char **
 	put(&t, "wssnoop_handshake_latency_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
 	put(&t, "wssnoop_handshake_latency_seconds_sum %.9f\n", m->latency_sum);
 	put(&t, "wssnoop_handshake_latency_seconds_count %llu\n", (unsigned long long)m->latency_count);
+
+	put(&t, "# HELP wssnoop_websocket_closes_total Upgraded connections ended, by Close code (1006: none) and "
+		"which side closed the TCP connection first.\n# TYPE wssnoop_websocket_closes_total counter\n");
+	for (unsigned i = 0; i < m->n_closes; i++)
+		put(&t, "wssnoop_websocket_closes_total{code=\"%d\",closer=\"%s\",port=\"%u\"} %llu\n", m->closes[i].code,
+		    m->closes[i].closer, m->closes[i].port, (unsigned long long)m->closes[i].count);
+	put(&t, "# HELP wssnoop_websocket_lifetime_seconds Time from the 101 to the end of the connection.\n"
+		"# TYPE wssnoop_websocket_lifetime_seconds histogram\n");
+	cumulative = 0;
+	for (unsigned b = 0; b < N_LIFE_BUCKETS; b++) {
+		cumulative += m->life_hist[b];
+		put(&t, "wssnoop_websocket_lifetime_seconds_bucket{le=\"%g\"} %llu\n", life_buckets[b],
+		    (unsigned long long)cumulative);
+	}
+	cumulative += m->life_hist[N_LIFE_BUCKETS];
+	put(&t, "wssnoop_websocket_lifetime_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+	put(&t, "wssnoop_websocket_lifetime_seconds_sum %.6f\n", m->life_sum);
+	put(&t, "wssnoop_websocket_lifetime_seconds_count %llu\n", (unsigned long long)m->life_count);
 
 #define COUNTER(name, help, value)                                                                                   \
 	put(&t, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", (unsigned long long)(value))

@@ -25,6 +25,14 @@ struct handshake_summary {
 	double latency_s;    /* answer latency, < 0 when there was no answer */
 };
 
+/* One upgraded connection's end. */
+struct close_summary {
+	uint16_t port;
+	int code;	    /* Close frame code, 1006 when none */
+	const char *closer; /* "local", "remote" or "unknown" */
+	double lifetime_s;
+};
+
 /* Figures owned by others, copied in before each render. */
 struct metrics_gauges {
 	uint64_t events_lost;
@@ -45,6 +53,7 @@ struct metrics;
 
 struct metrics *metrics_new(void);
 void metrics_record(struct metrics *m, const struct handshake_summary *s);
+void metrics_record_close(struct metrics *m, const struct close_summary *s);
 /* Render everything into a malloc'd NUL-terminated buffer; returns its length, 0 on failure. */
 size_t metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out);
 void metrics_free(struct metrics *m);

@@ -427,3 +427,213 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	free(b.p);
 	r->counts.printed++;
 }
+
+/* The usual idle timeouts of the hops in front of WebSocket servers. */
+static const char *idle_timeout_match(double idle_s)
+{
+	if (idle_s >= 59 && idle_s <= 61)
+		return "60 s: the default idle timeout of AWS ALB and Classic ELB, and nginx proxy_read_timeout";
+	if (idle_s >= 99 && idle_s <= 101)
+		return "100 s: Cloudflare's idle timeout";
+	return NULL;
+}
+
+void lifetime_facts(const struct lifetime_report *l, uint64_t now_ns, struct lifetime_facts *f)
+{
+	const struct ws_lifetime *life = l->life;
+	uint64_t end_ns = l->closed_ns ? l->closed_ns : now_ns;
+	uint64_t last = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->idle_s = -1;
+	f->close_frame_dir = WS_DIR_NONE;
+	f->closer = WS_DIR_NONE;
+	f->ping_interval_s[0] = f->ping_interval_s[1] = -1;
+	if (life && life->first_close_ns)
+		end_ns = life->first_close_ns;
+	f->lifetime_s = end_ns > l->upgraded_ns ? (double)(end_ns - l->upgraded_ns) / 1e9 : 0;
+	if (l->still_open)
+		return;
+	f->close_code = 1006;
+	if (!life)
+		return;
+	for (int d = 0; d < 2; d++) {
+		if (life->close_frame_ns[d] &&
+		    (f->close_frame_dir == WS_DIR_NONE || life->close_frame_ns[d] < life->close_frame_ns[!d])) {
+			f->close_frame_dir = d;
+			f->close_code = life->close_code[d];
+		}
+		if (life->last_data_ns[d] > last)
+			last = life->last_data_ns[d];
+		if (life->pings[d] >= 2 && life->last_ping_ns[d] > life->prev_ping_ns[d])
+			f->ping_interval_s[d] = (double)(life->last_ping_ns[d] - life->prev_ping_ns[d]) / 1e9;
+	}
+	if (life->closer != WS_DIR_NONE) {
+		f->closer = life->closer;
+		f->rst = life->closed_by_rst;
+	}
+	if (!last)
+		last = life->upgraded_ns;
+	if (life->first_close_ns && life->first_close_ns >= last)
+		f->idle_s = (double)(life->first_close_ns - last) / 1e9;
+	f->idle_timeout = f->close_frame_dir == WS_DIR_NONE && f->idle_s >= 1.0;
+	f->idle_match = f->idle_timeout ? idle_timeout_match(f->idle_s) : NULL;
+}
+
+static const char *side_name(int dir)
+{
+	return dir == WS_DIR_IN ? "remote" : dir == WS_DIR_OUT ? "local" : NULL;
+}
+
+static void idle_hint_text(const struct lifetime_facts *f, char *out, size_t cap)
+{
+	snprintf(out, cap,
+		 "closed by the %s side after %.1f s without data and without a Close frame: a hop's idle timeout "
+		 "(nginx proxy_read_timeout, a load balancer's idle timeout)%s%s; send pings more often than every "
+		 "%.0f s, or raise the timeout",
+		 f->closer == WS_DIR_OUT ? "local" : "remote", f->idle_s, f->idle_match ? "; the gap matches " : "",
+		 f->idle_match ? f->idle_match : "", f->idle_s > 2 ? f->idle_s / 2 : 1);
+}
+
+void report_lifetime(struct reporter *r, const struct lifetime_report *l)
+{
+	const struct conn_meta *m = l->conn;
+	const struct ws_lifetime *life = l->life;
+	struct lifetime_facts f;
+	struct http_head req;
+	struct proc_info proc;
+	struct out_buf b = {0};
+	char when[64], addr[64], hint[512], comm[WS_COMM_LEN + 1];
+	uint64_t now = l->closed_ns ? l->closed_ns : l->upgraded_ns;
+	bool have_req = l->request && l->request_len;
+
+	if (r->opts.pid && m->tgid != r->opts.pid)
+		return;
+	proc_lookup(m->tgid, m->tid, l->upgraded_ns, &proc);
+	if (r->opts.netns && proc.netns != r->opts.netns)
+		return;
+	lifetime_facts(l, life && life->first_close_ns ? life->first_close_ns : now, &f);
+	if (l->still_open) {
+		r->counts.still_open++;
+	} else {
+		r->counts.closes++;
+		r->counts.closes_1006 += f.close_code == 1006;
+		r->counts.idle_timeouts += f.idle_timeout;
+		if (r->opts.on_closed) {
+			struct close_summary cs = {
+				.port = m->local_port,
+				.code = f.close_code,
+				.closer = side_name(f.closer) ? side_name(f.closer) : "unknown",
+				.lifetime_s = f.lifetime_s,
+			};
+
+			r->opts.on_closed(r->opts.ctx, &cs);
+		}
+	}
+	if (have_req)
+		http_parse_request(l->request, l->request_len, &req);
+	snprintf(comm, sizeof(comm), "%s", proc.comm[0] ? proc.comm : m->comm);
+	if (f.idle_timeout)
+		idle_hint_text(&f, hint, sizeof(hint));
+
+	if (r->opts.json) {
+		format_time(r, l->closed_ns ? l->closed_ns : l->upgraded_ns, true, when, sizeof(when));
+		ob_printf(&b, "{\"type\":\"lifetime\",\"time\":\"%s\",\"state\":\"%s\",\"pid\":%u,\"tid\":%u", when,
+			  l->still_open ? "open" : "closed", m->tgid, m->tid);
+		ob_json_cstr(&b, "comm", comm);
+		ob_json_cstr(&b, "thread", proc.thread);
+		ob_json_cstr(&b, "owner", owner_source_name(m->owner_source));
+		ob_printf(&b, ",\"cgroup_id\":%llu", (unsigned long long)m->cgroup_id);
+		ob_json_cstr(&b, "container", proc.container[0] ? proc.container : NULL);
+		ob_printf(&b, ",\"netns\":%llu,\"family\":\"%s\"", (unsigned long long)proc.netns,
+			  m->family == AF_INET6 ? "ipv6" : "ipv4");
+		format_addr(m, true, addr, sizeof(addr), false);
+		ob_printf(&b, ",\"laddr\":\"%s\",\"lport\":%u", addr, m->local_port);
+		format_addr(m, false, addr, sizeof(addr), false);
+		ob_printf(&b, ",\"raddr\":\"%s\",\"rport\":%u", addr, m->remote_port);
+		if (have_req) {
+			ob_json_str(&b, "method", req.method.ptr, req.method.len);
+			ob_puts(&b, ",\"path\":\"");
+			add_target(r, &b, &req, true);
+			ob_puts(&b, "\"");
+		} else {
+			ob_puts(&b, ",\"method\":null,\"path\":null");
+		}
+		format_time(r, l->upgraded_ns, true, when, sizeof(when));
+		ob_printf(&b, ",\"request_index\":%u,\"upgraded_time\":\"%s\",\"lifetime_s\":%.3f", l->request_index, when,
+			  f.lifetime_s);
+		if (l->still_open) {
+			ob_puts(&b, ",\"idle_s\":null,\"close_code\":null,\"close_frame\":null,\"closer\":null,\"closed_by\":null");
+		} else {
+			if (f.idle_s >= 0)
+				ob_printf(&b, ",\"idle_s\":%.3f", f.idle_s);
+			else
+				ob_puts(&b, ",\"idle_s\":null");
+			ob_printf(&b, ",\"close_code\":%d", f.close_code);
+			ob_json_cstr(&b, "close_frame", side_name(f.close_frame_dir));
+			ob_json_cstr(&b, "closer", side_name(f.closer));
+			ob_json_cstr(&b, "closed_by", f.closer == WS_DIR_NONE ? NULL : f.rst ? "rst" : "fin");
+		}
+		if (life) {
+			ob_printf(&b,
+				  ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"frames_in\":%u,\"frames_out\":%u,\"pings_in\":%u,"
+				  "\"pings_out\":%u,\"pongs_in\":%u,\"pongs_out\":%u,\"unclassified_in\":%u,"
+				  "\"unclassified_out\":%u",
+				  (unsigned long long)life->bytes[WS_DIR_IN], (unsigned long long)life->bytes[WS_DIR_OUT],
+				  life->frames[WS_DIR_IN], life->frames[WS_DIR_OUT], life->pings[WS_DIR_IN],
+				  life->pings[WS_DIR_OUT], life->pongs[WS_DIR_IN], life->pongs[WS_DIR_OUT],
+				  life->unclassified[WS_DIR_IN], life->unclassified[WS_DIR_OUT]);
+			for (int d = 0; d < 2; d++) {
+				if (f.ping_interval_s[d] >= 0)
+					ob_printf(&b, ",\"ping_interval_%s_s\":%.3f", d == WS_DIR_IN ? "in" : "out",
+						  f.ping_interval_s[d]);
+				else
+					ob_printf(&b, ",\"ping_interval_%s_s\":null", d == WS_DIR_IN ? "in" : "out");
+			}
+		}
+		ob_puts(&b, ",\"hints\":[");
+		if (f.idle_timeout) {
+			ob_puts(&b, "{\"id\":\"idle-timeout\"");
+			ob_json_cstr(&b, "text", hint);
+			ob_puts(&b, "}");
+		}
+		ob_puts(&b, "]}\n");
+	} else {
+		char local[64], remote[64], code[8];
+		int w = r->opts.wide ? 47 : 21;
+
+		format_time(r, l->closed_ns ? l->closed_ns : l->upgraded_ns, false, when, sizeof(when));
+		format_addr(m, true, local, sizeof(local), true);
+		format_addr(m, false, remote, sizeof(remote), true);
+		snprintf(code, sizeof(code), "%d", f.close_code);
+		ob_printf(&b, "%-8s %-7u %-12.12s %-*s %-*s %3s %-11s ", when, m->tgid, proc.thread[0] ? proc.thread : comm,
+			  w, local, w, remote, l->still_open ? "-" : code, l->still_open ? "open" : "ws-closed");
+		if (have_req) {
+			ob_escaped(&b, req.method.ptr, req.method.len, false);
+			ob_puts(&b, " ");
+			add_target(r, &b, &req, false);
+		}
+		ob_printf(&b, "\n    lifetime %.1f s", f.lifetime_s);
+		if (!l->still_open) {
+			if (f.idle_s >= 0)
+				ob_printf(&b, ", idle %.1f s", f.idle_s);
+			if (f.close_frame_dir != WS_DIR_NONE)
+				ob_printf(&b, ", Close %d from %s", f.close_code, side_name(f.close_frame_dir));
+			else
+				ob_puts(&b, ", no Close frame (1006)");
+			if (f.closer != WS_DIR_NONE)
+				ob_printf(&b, ", %s closed first (%s)", side_name(f.closer), f.rst ? "RST" : "FIN");
+		}
+		if (life)
+			ob_printf(&b, "; in %u frames/%llu B, out %u frames/%llu B, pings %u/%u", life->frames[WS_DIR_IN],
+				  (unsigned long long)life->bytes[WS_DIR_IN], life->frames[WS_DIR_OUT],
+				  (unsigned long long)life->bytes[WS_DIR_OUT], life->pings[WS_DIR_IN],
+				  life->pings[WS_DIR_OUT]);
+		ob_puts(&b, "\n");
+		if (f.idle_timeout)
+			ob_printf(&b, "    hint idle-timeout: %s\n", hint);
+	}
+	fwrite(b.p, 1, b.len, r->opts.out);
+	fflush(r->opts.out);
+	free(b.p);
+}

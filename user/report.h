@@ -33,6 +33,8 @@ struct report_opts {
 	/* Told of every attempt that passes the scope filters (--pid, --netns),
 	 * printed or not: the daemon's metrics. May be NULL. */
 	void (*on_judged)(void *ctx, const struct handshake_summary *s);
+	/* Told of every connection end reported, for the daemon's metrics. */
+	void (*on_closed)(void *ctx, const struct close_summary *s);
 	void *ctx;
 };
 
@@ -45,6 +47,10 @@ struct report_counts {
 	uint64_t owner_inferred; /* owners found through /proc */
 	uint64_t owner_unknown;
 	uint64_t out_of_scope; /* attempts of other processes or namespaces */
+	uint64_t closes;       /* upgraded connections whose end was reported */
+	uint64_t closes_1006;  /* ... without a Close frame */
+	uint64_t idle_timeouts;
+	uint64_t still_open;   /* upgraded connections open at exit */
 };
 
 struct reporter {
@@ -53,6 +59,24 @@ struct reporter {
 };
 
 void report_init(struct reporter *r, const struct report_opts *opts);
+/* What one upgraded connection's end comes to: the figures the text, the
+ * JSON and the metrics share. */
+struct lifetime_facts {
+	double lifetime_s;    /* from the 101 to the first FIN/RST (or the close, or now) */
+	double idle_s;	      /* from the last data either way to the first FIN/RST, < 0 if unknown */
+	int close_code;	      /* the first Close frame's code, 1006 when none was seen, 0 while open */
+	int close_frame_dir;  /* WS_DIR_IN/OUT of the first Close frame, WS_DIR_NONE if none */
+	int closer;	      /* WS_DIR_IN/OUT of the first FIN/RST, WS_DIR_NONE if unknown */
+	bool rst;	      /* the first was an RST */
+	double ping_interval_s[2]; /* gap between the last two pings each way, < 0 if fewer than two */
+	bool idle_timeout;    /* no Close frame, quiet for >= 1 s before the end: a hop's idle timeout */
+	const char *idle_match; /* which usual timeout the gap matches, or NULL */
+};
+
+void lifetime_facts(const struct lifetime_report *l, uint64_t now_ns, struct lifetime_facts *f);
+/* Print one upgraded connection's end (or its state at exit). */
+void report_lifetime(struct reporter *r, const struct lifetime_report *l);
+
 /* The column header line (text mode only). */
 void report_header(struct reporter *r);
 /* Judge one exchange and print it if it is an attempt that passes the filters. */

@@ -514,7 +514,7 @@ struct text {
 
 static void text_put(struct text *t, const void *bytes, size_t n)
 {
-	if (t->cap == 0)
+	if (t->cap == 0 || n == 0) /* also: bytes may be NULL when n is 0 */
 		return;
 	if (n > t->cap - 1 - t->len)
 		n = t->cap - 1 - t->len;

@@ -49,6 +49,13 @@ struct conn {
 	unsigned requests; /* request heads seen, for request_index */
 	uint64_t last_ns;
 	bool seen_in, seen_out;
+	/* After a 101: the upgraded request and the kernel's latest facts. */
+	bool upgraded, have_life;
+	uint8_t *upgrade_request;
+	size_t upgrade_request_len;
+	unsigned upgrade_index;
+	uint64_t upgraded_ns;
+	struct ws_lifetime life;
 };
 
 struct tracker {
@@ -176,6 +183,7 @@ static void conn_free(struct tracker *t, struct conn *c)
 	asm_release(&c->dir[1]);
 	for (unsigned i = 0; i < c->n_pending; i++)
 		free(c->pending[i].request);
+	free(c->upgrade_request);
 	free(c);
 	t->stats.conns--;
 }
@@ -309,6 +317,33 @@ static bool interim_answer(const uint8_t *head, size_t len)
 	return rest >= 3 && sp[1] == '1' && !(sp[2] == '0' && sp[3] == '1');
 }
 
+static void report_lifetime(struct tracker *t, struct conn *c, uint64_t closed_ns, bool still_open)
+{
+	struct lifetime_report l = {
+		.conn = &c->meta,
+		.request = c->upgrade_request,
+		.request_len = c->upgrade_request_len,
+		.request_index = c->upgrade_index,
+		.life = c->have_life ? &c->life : NULL,
+		.upgraded_ns = c->upgraded_ns,
+		.closed_ns = closed_ns,
+		.still_open = still_open,
+	};
+
+	if (still_open)
+		t->stats.open_at_exit++;
+	else
+		t->stats.lifetimes++;
+	if (t->opts.on_lifetime)
+		t->opts.on_lifetime(t->opts.ctx, &l);
+}
+
+/* "HTTP/1.x 101": the connection now carries WebSocket frames. */
+static bool switching_protocols(const uint8_t *head, size_t len)
+{
+	return len >= 12 && memcmp(head, "HTTP/1.", 7) == 0 && head[8] == ' ' && memcmp(head + 9, "101", 3) == 0;
+}
+
 static void answer_complete(struct tracker *t, struct conn *c, const uint8_t *head, size_t len, bool truncated,
 			    uint64_t ts)
 {
@@ -323,6 +358,15 @@ static void answer_complete(struct tracker *t, struct conn *c, const uint8_t *he
 		t->stats.late_answers++;
 	else
 		report(t, c, &c->pending[0], EXCHANGE_ANSWERED, head, len, truncated, ts);
+	if (switching_protocols(head, len) && !c->upgraded) {
+		c->upgraded = true;
+		c->upgraded_ns = ts;
+		c->upgrade_index = c->pending[0].index;
+		c->upgrade_request = c->pending[0].request; /* kept: the lifetime report names it */
+		c->upgrade_request_len = c->pending[0].request_len;
+		c->pending[0].request = NULL;
+		t->stats.upgraded++;
+	}
 	pending_pop(c);
 }
 
@@ -418,6 +462,13 @@ static void data_event(struct tracker *t, struct conn *c, const struct ws_event 
 	struct head_asm *a = &c->dir[dir];
 	bool *seen = dir == WS_DIR_IN ? &c->seen_in : &c->seen_out;
 
+	if (ev->flags & WS_F_LIFETIME) {
+		if (ev->sample_len >= sizeof(c->life)) {
+			memcpy(&c->life, ev->data, sizeof(c->life));
+			c->have_life = true;
+		}
+		return;
+	}
 	if (!ev->sample_len)
 		return;
 	if (ev->flags & WS_F_HEAD_START) {
@@ -456,6 +507,8 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 		c = conn_find(t, ev->cookie);
 		if (c) {
 			pending_finish(t, c, EXCHANGE_CLOSED, ev->ts_ns);
+			if (c->upgraded)
+				report_lifetime(t, c, ev->ts_ns, false);
 			conn_free(t, c);
 		}
 		return;
@@ -489,7 +542,9 @@ void tracker_tick(struct tracker *t, uint64_t now_ns)
 				p->reported = true;
 			}
 		}
-		if (t->opts.idle_ns && now_ns - c->last_ns >= t->opts.idle_ns) {
+		/* An upgraded connection may stay quiet for hours: its end comes with
+		 * the close, and the table's bound keeps memory in check. */
+		if (t->opts.idle_ns && !c->upgraded && now_ns - c->last_ns >= t->opts.idle_ns) {
 			bool waiting = false;
 
 			for (unsigned i = 0; i < c->n_pending; i++)
@@ -507,6 +562,8 @@ void tracker_flush(struct tracker *t)
 
 		asm_abandon(t, c, WS_DIR_IN);
 		pending_finish(t, c, EXCHANGE_NO_RESPONSE, 0);
+		if (c->upgraded)
+			report_lifetime(t, c, 0, true);
 		conn_free(t, c);
 	}
 }

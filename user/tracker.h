@@ -57,6 +57,20 @@ struct exchange {
 
 typedef void (*exchange_fn)(void *ctx, const struct exchange *x);
 
+/* The end of a connection that upgraded (a 101 answer), or its state at exit. */
+struct lifetime_report {
+	const struct conn_meta *conn;
+	const uint8_t *request; /* the request head that was upgraded */
+	size_t request_len;
+	unsigned request_index;
+	const struct ws_lifetime *life; /* the kernel's facts, NULL if none arrived */
+	uint64_t upgraded_ns;		/* when the 101 was seen */
+	uint64_t closed_ns;		/* when the socket closed; 0 while open */
+	bool still_open;		/* reported at exit, not closed */
+};
+
+typedef void (*lifetime_fn)(void *ctx, const struct lifetime_report *l);
+
 struct tracker_opts {
 	uint32_t request_budget; /* as given to the kernel side */
 	uint32_t answer_budget;
@@ -68,6 +82,7 @@ struct tracker_opts {
 	 * still unknown, while the socket most likely still exists: the caller
 	 * may fill in tgid/tid/owner_source (e.g. from /proc). May be NULL. */
 	void (*on_unowned)(void *ctx, struct conn_meta *meta);
+	lifetime_fn on_lifetime; /* may be NULL */
 	void *ctx;
 };
 
@@ -82,6 +97,9 @@ struct tracker_stats {
 	uint64_t unmatched;	  /* answers with no request waiting */
 	uint64_t late_answers;	  /* answers to requests already reported as no-response */
 	uint64_t pending_dropped; /* requests dropped because a connection had too many waiting */
+	uint64_t upgraded;	  /* connections that upgraded */
+	uint64_t lifetimes;	  /* upgraded connections whose end was reported */
+	uint64_t open_at_exit;	  /* upgraded connections still open at exit */
 };
 
 struct tracker;
@@ -91,7 +109,8 @@ struct tracker *tracker_new(const struct tracker_opts *opts);
 void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size);
 /* Report requests unanswered for longer than the timeout, forget idle connections. */
 void tracker_tick(struct tracker *t, uint64_t now_ns);
-/* Report everything still pending as no-response (at exit). */
+/* Report everything still pending as no-response, and upgraded connections
+ * as still open (at exit). */
 void tracker_flush(struct tracker *t);
 void tracker_stats(const struct tracker *t, struct tracker_stats *out);
 void tracker_free(struct tracker *t);
