@@ -387,8 +387,6 @@ static __always_inline int io_exit(long ret, int dir)
 		flags |= WS_F_CUT;
 	if (flags & WS_F_CUT)
 		count(WS_CNT_CUT);
-	/* A head that fills the first buffer exactly (nginx's writev) ends there. */
-	note_head_end(d, sc, seq, n, n == first_seg ? first_seg : (__u32)ret);
 
 	sc->ev.type = WS_EV_DATA;
 	sc->ev.dir = dir;
@@ -408,6 +406,9 @@ static __always_inline int io_exit(long ret, int dir)
 	__builtin_memcpy(sc->ev.local_addr, st->local_addr, sizeof(sc->ev.local_addr));
 	__builtin_memcpy(sc->ev.remote_addr, st->remote_addr, sizeof(sc->ev.remote_addr));
 	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
+	/* After the flags are in the record: it looks there for a head start.
+	 * A head that fills the first buffer exactly (nginx's writev) ends there. */
+	note_head_end(d, sc, seq, n, n == first_seg ? first_seg : (__u32)ret);
 	count(WS_CNT_SAMPLED);
 	emit(sc, n);
 	return 0;

@@ -254,7 +254,7 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 	}
 	ob_printf(b, ",\"request_index\":%u", x->request_index);
 	ob_printf(b, ",\"request_time\":\"%s\"", when);
-	if (x->answer_ns && x->answer_ns >= x->request_ns) {
+	if (x->end == EXCHANGE_ANSWERED && x->answer_ns >= x->request_ns) {
 		format_time(r, x->answer_ns, true, when, sizeof(when));
 		ob_printf(b, ",\"answer_time\":\"%s\",\"latency_ms\":%.3f", when,
 			  (double)(x->answer_ns - x->request_ns) / 1e6);
