@@ -40,7 +40,12 @@ struct conn_state {
 	__u8 frame_sync[2];  /* next_frame is known (else the next segment starts a frame) */
 	__u8 upgraded;
 	__u8 pad;
+	__u64 snapshot_ns;   /* when the facts last went to user space */
 };
+
+/* An open upgraded connection's facts go to user space at most this often,
+ * so that what is open at exit is reported with its figures. */
+#define SNAPSHOT_NS (1000ULL * 1000 * 1000)
 
 /* The thread last seen reading or writing each watched connection, by
  * socket cookie: an owner record goes out only when it changes. A hash map
@@ -149,7 +154,7 @@ static __always_inline void fill_owner(struct ws_event *ev, int dir)
 
 /* An answer head that starts "HTTP/1.x 101" switches the connection to
  * WebSocket frames: from here on its segments are followed, not sampled. */
-static __always_inline void note_upgrade(struct __sk_buff *skb, struct conn_state *st, __u32 payload_off,
+static __always_inline void note_upgrade(struct __sk_buff *skb, struct conn_state *st, __u32 seq, __u32 payload_off,
 					 __u32 payload_len, __u64 now)
 {
 	__u8 line[12];
@@ -162,6 +167,13 @@ static __always_inline void note_upgrade(struct __sk_buff *skb, struct conn_stat
 	st->life.upgraded_ns = now;
 	st->life.closer = WS_DIR_NONE;
 	st->frame_sync[0] = st->frame_sync[1] = 0;
+	st->snapshot_ns = now;
+	/* Frames written in the same segment as the 101 are not followed
+	 * (note_head_end() found no head end at the segment's end): say so. */
+	if (st->dir[WS_DIR_OUT].budget_end != seq + payload_len) {
+		st->life.unclassified[WS_DIR_OUT]++;
+		count(WS_CNT_UNCLASSIFIED);
+	}
 }
 
 /* Frame headers are read only where a segment's payload starts: the cost
@@ -295,8 +307,15 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 
 		if (payload_len)
 			follow_frames(skb, st, dir, seq, payload_off);
-		if (!tcp_flags)
-			return 1;
+		if (!tcp_flags) {
+			if (now - st->snapshot_ns < SNAPSHOT_NS)
+				return 1;
+			st->snapshot_ns = now;
+			__builtin_memcpy(sc->data, &st->life, sizeof(st->life));
+			flags = WS_F_LIFETIME;
+			n = sizeof(st->life);
+			goto send;
+		}
 		if (st->life.closer == WS_DIR_NONE) {
 			st->life.closer = dir;
 			st->life.closed_by_rst = !!(tcp_flags & WS_F_RST);
@@ -355,7 +374,7 @@ send:
 		if (st) {
 			note_head_end(&st->dir[dir & 1], sc, seq, n, payload_len);
 			if (track_lifetime && dir == WS_DIR_OUT && (flags & WS_F_HEAD_START))
-				note_upgrade(skb, st, payload_off, payload_len, sc->ev.ts_ns);
+				note_upgrade(skb, st, seq, payload_off, payload_len, sc->ev.ts_ns);
 		}
 		count(WS_CNT_SAMPLED);
 	}

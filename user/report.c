@@ -452,6 +452,9 @@ void lifetime_facts(const struct lifetime_report *l, uint64_t now_ns, struct lif
 	if (life && life->first_close_ns)
 		end_ns = life->first_close_ns;
 	f->lifetime_s = end_ns > l->upgraded_ns ? (double)(end_ns - l->upgraded_ns) / 1e9 : 0;
+	for (int d = 0; life && d < 2; d++)
+		if (life->pings[d] >= 2 && life->last_ping_ns[d] > life->prev_ping_ns[d])
+			f->ping_interval_s[d] = (double)(life->last_ping_ns[d] - life->prev_ping_ns[d]) / 1e9;
 	if (l->still_open)
 		return;
 	f->close_code = 1006;
@@ -465,8 +468,6 @@ void lifetime_facts(const struct lifetime_report *l, uint64_t now_ns, struct lif
 		}
 		if (life->last_data_ns[d] > last)
 			last = life->last_data_ns[d];
-		if (life->pings[d] >= 2 && life->last_ping_ns[d] > life->prev_ping_ns[d])
-			f->ping_interval_s[d] = (double)(life->last_ping_ns[d] - life->prev_ping_ns[d]) / 1e9;
 	}
 	if (life->closer != WS_DIR_NONE) {
 		f->closer = life->closer;
@@ -506,6 +507,13 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 	char when[64], addr[64], hint[512], comm[WS_COMM_LEN + 1];
 	uint64_t now = l->closed_ns ? l->closed_ns : l->upgraded_ns;
 	bool have_req = l->request && l->request_len;
+	struct timespec ts;
+
+	if (l->still_open) {
+		/* Open at exit: its age is now. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	}
 
 	if (r->opts.pid && m->tgid != r->opts.pid)
 		return;
@@ -537,7 +545,7 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 		idle_hint_text(&f, hint, sizeof(hint));
 
 	if (r->opts.json) {
-		format_time(r, l->closed_ns ? l->closed_ns : l->upgraded_ns, true, when, sizeof(when));
+		format_time(r, now, true, when, sizeof(when));
 		ob_printf(&b, "{\"type\":\"lifetime\",\"time\":\"%s\",\"state\":\"%s\",\"pid\":%u,\"tid\":%u", when,
 			  l->still_open ? "open" : "closed", m->tgid, m->tid);
 		ob_json_cstr(&b, "comm", comm);
@@ -602,7 +610,7 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 		char local[64], remote[64], code[8];
 		int w = r->opts.wide ? 47 : 21;
 
-		format_time(r, l->closed_ns ? l->closed_ns : l->upgraded_ns, false, when, sizeof(when));
+		format_time(r, now, false, when, sizeof(when));
 		format_addr(m, true, local, sizeof(local), true);
 		format_addr(m, false, remote, sizeof(remote), true);
 		snprintf(code, sizeof(code), "%d", f.close_code);
