@@ -237,7 +237,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_DAEMON: s->daemon = true; break;
 	case OPT_NO_LIFETIME: s->no_lifetime = true; break;
 	case OPT_CLI_BEGIN: s->from_cli = true; break;
-	case 'h': argp_state_help(state, stderr, ARGP_HELP_STD_HELP); break;
+	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num == 0 && strcmp(arg, "daemon") == 0) {
 			s->daemon = true;
@@ -631,8 +631,8 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
 			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED]);
 	} else {
-		fprintf(out, "\n%llu handshake attempts in %.1f s: %llu upgraded, %llu failed\n",
-			(unsigned long long)rc->attempts, seconds, (unsigned long long)rc->verdicts[VERDICT_UPGRADED],
+		fprintf(out, "\n%llu handshake attempt%s in %.1f s: %llu upgraded, %llu failed\n",
+			(unsigned long long)rc->attempts, rc->attempts == 1 ? "" : "s", seconds, (unsigned long long)rc->verdicts[VERDICT_UPGRADED],
 			(unsigned long long)failed);
 		for (int v = VERDICT_REJECTED; v < VERDICT_COUNT; v++)
 			if (rc->verdicts[v])
@@ -666,11 +666,15 @@ int main(int argc, char **argv)
 
 	app.argc = argc;
 	app.argv = argv;
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "-?") == 0 ||
-			 strcmp(argv[1], "--usage") == 0 || strcmp(argv[1], "--version") == 0 ||
-			 strcmp(argv[1], "-V") == 0)) {
-		argp_parse(&argp, argc, argv, ARGP_NO_HELP, NULL, &app.set);
-		return 0;
+	/* Help and version anywhere on the line: argp's own handling, exit 0. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "-?") == 0 ||
+		    strcmp(argv[i], "--usage") == 0 || strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			char *help_argv[] = {argv[0], argv[i], NULL};
+
+			argp_parse(&argp, 2, help_argv, 0, NULL, &app.set);
+			return 0;
+		}
 	}
 	if (load_settings(&app.set, argc, argv)) {
 		fprintf(stderr, "wssnoop: %s\nTry `wssnoop --help' for more information.\n", app.set.error);

@@ -9,8 +9,8 @@ backend (`cgroup_skb`, `syscall`). Every test call runs under an alarm
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -195,13 +195,13 @@ def tomcat_server(workdir, ports):
     try:
         wait_port(ports["tomcat"], 60, proc)
         # The connector may accept before the examples context is deployed.
-        deadline_probe = helpers.time.monotonic() + 30
+        deadline = time.monotonic() + 30
         while True:
             reply = helpers.exchange(ports["tomcat"], helpers.handshake(path="/examples/websocket/echoAnnotation"),
                                      timeout=5)
-            if reply.status == 101 or helpers.time.monotonic() > deadline_probe:
+            if reply.status == 101 or time.monotonic() > deadline:
                 break
-            helpers.time.sleep(0.2)
+            time.sleep(0.2)
         assert reply.status == 101, f"Tomcat examples not answering: {reply!r}\n{proc.log()}"
     except Exception:
         proc.stop()
@@ -211,7 +211,6 @@ def tomcat_server(workdir, ports):
     proc.stop(grace=10)
 
 
-from peers import BACKENDS  # noqa: E402
 
 
 @pytest.fixture
