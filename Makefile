@@ -38,7 +38,7 @@ LOADER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LOADER_SRCS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps deps-test run test unit e2e vmtest bench fuzz format lint clean
+.PHONY: all deps deps-test run test unit unit-asan e2e vmtest bench fuzz fuzz-build format lint clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -102,15 +102,79 @@ $(OUTPUT)/wspeer: tests/peers/wspeer.c | $(OUTPUT)
 vmtest: all $(OUTPUT)/wspeer
 	$(Q)scripts/vmtest.sh
 
+# Every arm against nginx and wspeer, alternating; tables in build/bench/results.md.
+bench: all $(OUTPUT)/wspeer
+	$(Q)scripts/bench.sh
+
+# The pure code again, with AddressSanitizer and UndefinedBehaviorSanitizer,
+# apart from the normal build: `make unit-asan` runs the unit tests on it, and
+# any sanitizer report fails them. The fuzz targets (tests/fuzz/) link the same
+# sources built for libFuzzer; `make fuzz` runs each for FUZZ_SECONDS.
+SAN_FLAGS    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_DIR     := $(OUTPUT)/asan
+ASAN_CFLAGS  := $(filter-out -O%,$(CFLAGS)) -O1 $(SAN_FLAGS)
+ASAN_OBJS    := $(patsubst user/%.c,$(ASAN_DIR)/user/%.o,$(PURE_SRCS))
+ASAN_UNITS   := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
+FUZZ_DIR     := $(OUTPUT)/fuzz
+FUZZ_CFLAGS  := $(filter-out -O%,$(CFLAGS)) -O1 -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJS    := $(patsubst user/%.c,$(FUZZ_DIR)/user/%.o,$(PURE_SRCS))
+FUZZ_TARGETS := $(FUZZ_DIR)/fuzz_judge $(FUZZ_DIR)/fuzz_events
+FUZZ_SECONDS ?= 60
+
+$(ASAN_DIR)/user $(ASAN_DIR)/tests $(FUZZ_DIR)/user:
+	$(Q)mkdir -p $@
+
+$(ASAN_DIR)/user/%.o: user/%.c | $(ASAN_DIR)/user
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CLANG) $(ASAN_CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(ASAN_DIR)/libwssnoop.a: $(ASAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_DIR)/libwssnoop.a | $(ASAN_DIR)/tests
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CLANG) $(ASAN_CFLAGS) $(INCLUDES) $< $(ASAN_DIR)/libwssnoop.a $(TEST_LIBS) -o $@
+
+unit-asan: $(ASAN_UNITS)
+	$(Q)ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 scripts/run-unit.sh $(ASAN_UNITS)
+
+$(FUZZ_DIR)/user/%.o: user/%.c | $(FUZZ_DIR)/user
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(INCLUDES) -c $< -o $@
+
+# The harnesses are not instrumented for coverage: the fuzzer is steered by
+# wssnoop's code alone, not by the checkers (and runs several times faster).
+$(FUZZ_DIR)/%.o: tests/fuzz/%.c | $(FUZZ_DIR)/user
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(ASAN_CFLAGS) $(INCLUDES) -Itests/fuzz -c $< -o $@
+
+$(FUZZ_DIR)/libwssnoop.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Through the archive: a target links only the modules it reaches.
+$(FUZZ_TARGETS): $(FUZZ_DIR)/%: $(FUZZ_DIR)/%.o $(FUZZ_DIR)/fuzz_check.o $(FUZZ_DIR)/libwssnoop.a
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -lnettle -o $@
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: $(FUZZ_TARGETS)
+	$(Q)scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format:
-	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c
+	$(Q)clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		-I. -Iuser --suppress=missingIncludeSystem user tests/unit
+		-I. -Iuser --suppress=missingIncludeSystem user tests/unit tests/fuzz
 
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT) wssnoop
 
--include $(wildcard $(OUTPUT)/*/*.d) $(wildcard $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*/*.d) $(wildcard $(OUTPUT)/tests/*.d) \
+	 $(wildcard $(ASAN_DIR)/*/*.d) $(wildcard $(FUZZ_DIR)/*/*.d)

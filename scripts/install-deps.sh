@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages wssnoop needs, by purpose, only when missing.
-#   scripts/install-deps.sh build   compiler, libbpf, bpftool, cmocka (make, make unit)
+#   scripts/install-deps.sh build   compiler, libbpf, bpftool, cmocka, the sanitizer and libFuzzer
+#                                   runtimes (make, make unit, make unit-asan, make fuzz)
 #   scripts/install-deps.sh test    + the real servers and clients the end-to-end tests drive
 #   scripts/install-deps.sh vm      + qemu, busybox, cpio for the kernel matrix (make vmtest)
 #   scripts/install-deps.sh bench   + wrk, tcpdump, bpftrace for make bench
@@ -8,9 +9,9 @@
 set -euo pipefail
 
 build=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-       libzstd-dev libcmocka-dev nettle-dev libcap-dev libmicrohttpd-dev)
+       libzstd-dev libcmocka-dev nettle-dev libcap-dev libmicrohttpd-dev libclang-rt-14-dev)
 test=(nginx curl openssl python3 python3-pytest python3-websockets nodejs node-ws
-      tomcat10 tomcat10-examples iproute2 procps libcap2-bin)
+      tomcat10 tomcat10-examples iproute2 procps libcap2-bin prometheus)
 vm=(qemu-system-x86 busybox-static cpio)
 bench=(wrk tcpdump bpftrace linux-perf)
 

@@ -187,7 +187,8 @@ static bool split_at(struct byte_slice *b, uint8_t sep, struct byte_slice *head)
 
 	if (!at) {
 		*head = *b;
-		b->ptr += b->len;
+		if (b->len) /* an empty slice's ptr may be NULL: no arithmetic on it */
+			b->ptr += b->len;
 		b->len = 0;
 		return false;
 	}

@@ -132,6 +132,39 @@ static void format_addr(const struct conn_meta *m, bool local, char *out, size_t
 		snprintf(out, cap, "%s:%u", ip, port);
 }
 
+/* A process or thread name for a text column: anyone can name a thread, so
+ * it is escaped like wire bytes, and cut to the column. */
+static void column_name(const char *name, char out[13])
+{
+	char escaped[4 * WS_COMM_LEN + 1];
+
+	size_t n;
+
+	escape_terminal((const uint8_t *)name, strnlen(name, WS_COMM_LEN), escaped, sizeof(escaped));
+	n = strlen(escaped);
+	n = n > 12 ? 12 : n;
+	memcpy(out, escaped, n);
+	out[n] = 0;
+}
+
+/* The first bytes of something that is not HTTP/1.x, for the JSON's
+ * first_bytes and -v: redacted like a target (a lower-case method or a
+ * stray prefix can carry a query with a token). */
+static void add_first_bytes(const struct reporter *r, struct out_buf *b, const uint8_t *p, size_t n, bool json)
+{
+	uint8_t tmp[256];
+	struct redact_result rr;
+
+	if (n > 64)
+		n = 64;
+	if (r->opts.show_secrets) {
+		ob_escaped(b, p, n, json);
+		return;
+	}
+	rr = redact_target((struct byte_slice){p, n}, tmp, sizeof(tmp));
+	ob_escaped(b, tmp, rr.len, json);
+}
+
 /* What one exchange turned into, with everything the outputs need. */
 struct judged {
 	const struct exchange *x;
@@ -244,7 +277,9 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 		ob_json_str(b, "version", d->req.version.ptr, d->req.version.len);
 	} else {
 		ob_puts(b, ",\"method\":null,\"path\":null,\"version\":null");
-		ob_json_str(b, "first_bytes", x->request, x->request_len < 64 ? x->request_len : 64);
+		ob_puts(b, ",\"first_bytes\":\"");
+		add_first_bytes(r, b, x->request, x->request_len, true);
+		ob_puts(b, "\"");
 	}
 	if (d->have_resp && d->resp.start_line_ok) {
 		ob_printf(b, ",\"status\":%u", d->resp.status);
@@ -288,7 +323,7 @@ static void print_text(struct reporter *r, const struct judged *d, struct out_bu
 {
 	const struct exchange *x = d->x;
 	const struct conn_meta *m = x->conn;
-	char when[16], local[64], remote[64], status[8], evidence[512];
+	char when[16], local[64], remote[64], status[8], evidence[512], name[13];
 	int wide = r->opts.wide;
 
 	format_time(r, x->request_ns, false, when, sizeof(when));
@@ -298,9 +333,9 @@ static void print_text(struct reporter *r, const struct judged *d, struct out_bu
 		snprintf(status, sizeof(status), "%u", d->resp.status);
 	else
 		snprintf(status, sizeof(status), "-");
-	ob_printf(b, "%-8s %-7u %-12.12s %-*s %-*s %3s %-11s ", when, d->tgid,
-		  d->proc.thread[0] ? d->proc.thread : d->comm, wide ? 47 : 21, local, wide ? 47 : 21, remote, status,
-		  verdict_name(d->j.verdict));
+	column_name(d->proc.thread[0] ? d->proc.thread : d->comm, name);
+	ob_printf(b, "%-8s %-7u %-12s %-*s %-*s %4s %-11s ", when, d->tgid, name, wide ? 47 : 21, local,
+		  wide ? 47 : 21, remote, status, verdict_name(d->j.verdict));
 	if (d->kind == STREAM_HTTP_REQUEST) {
 		ob_escaped(b, d->req.method.ptr, d->req.method.len, false);
 		ob_puts(b, " ");
@@ -344,7 +379,7 @@ static void print_text(struct reporter *r, const struct judged *d, struct out_bu
 		}
 	} else if (r->opts.verbose) {
 		ob_puts(b, "    | ");
-		ob_escaped(b, x->request, x->request_len < 64 ? x->request_len : 64, false);
+		add_first_bytes(r, b, x->request, x->request_len, false);
 		ob_puts(b, "\n");
 	}
 }
@@ -355,7 +390,7 @@ void report_header(struct reporter *r)
 
 	if (r->opts.json)
 		return;
-	fprintf(r->opts.out, "%-8s %-7s %-12s %-*s %-*s %3s %-11s %s\n", "TIME", "PID", "THREAD", w, "LOCAL", w,
+	fprintf(r->opts.out, "%-8s %-7s %-12s %-*s %-*s %4s %-11s %s\n", "TIME", "PID", "THREAD", w, "LOCAL", w,
 		"REMOTE", "ST", "VERDICT", "REQUEST");
 	fflush(r->opts.out);
 }
@@ -469,7 +504,7 @@ void lifetime_facts(const struct lifetime_report *l, uint64_t now_ns, struct lif
 		if (life->last_data_ns[d] > last)
 			last = life->last_data_ns[d];
 	}
-	if (life->closer != WS_DIR_NONE) {
+	if (life->closer == WS_DIR_IN || life->closer == WS_DIR_OUT) {
 		f->closer = life->closer;
 		f->rst = life->closed_by_rst;
 	}
@@ -506,7 +541,7 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 	struct out_buf b = {0};
 	char when[64], addr[64], hint[512], comm[WS_COMM_LEN + 1];
 	uint64_t now = l->closed_ns ? l->closed_ns : l->upgraded_ns;
-	bool have_req = l->request && l->request_len;
+	bool have_req = false;
 	struct timespec ts;
 
 	if (l->still_open) {
@@ -538,8 +573,8 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 			r->opts.on_closed(r->opts.ctx, &cs);
 		}
 	}
-	if (have_req)
-		http_parse_request(l->request, l->request_len, &req);
+	if (l->request && l->request_len && http_classify_start(l->request, l->request_len) == STREAM_HTTP_REQUEST)
+		have_req = http_parse_request(l->request, l->request_len, &req);
 	snprintf(comm, sizeof(comm), "%s", proc.comm[0] ? proc.comm : m->comm);
 	if (f.idle_timeout)
 		idle_hint_text(&f, hint, sizeof(hint));
@@ -607,15 +642,16 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 		}
 		ob_puts(&b, "]}\n");
 	} else {
-		char local[64], remote[64], code[8];
+		char local[64], remote[64], code[8], name[13];
 		int w = r->opts.wide ? 47 : 21;
 
 		format_time(r, now, false, when, sizeof(when));
 		format_addr(m, true, local, sizeof(local), true);
 		format_addr(m, false, remote, sizeof(remote), true);
 		snprintf(code, sizeof(code), "%d", f.close_code);
-		ob_printf(&b, "%-8s %-7u %-12.12s %-*s %-*s %3s %-11s ", when, m->tgid, proc.thread[0] ? proc.thread : comm,
-			  w, local, w, remote, l->still_open ? "-" : code, l->still_open ? "open" : "ws-closed");
+		column_name(proc.thread[0] ? proc.thread : comm, name);
+		ob_printf(&b, "%-8s %-7u %-12s %-*s %-*s %4s %-11s ", when, m->tgid, name, w, local, w, remote,
+			  l->still_open ? "-" : code, l->still_open ? "open" : "ws-closed");
 		if (have_req) {
 			ob_escaped(&b, req.method.ptr, req.method.len, false);
 			ob_puts(&b, " ");
