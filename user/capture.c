@@ -43,9 +43,13 @@ static int verbose_level;
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	/* Errors come back as wssnoop's own one-line reasons; libbpf's words
+	 * are there for -v and up. */
 	if (level == LIBBPF_DEBUG && verbose_level < 3)
 		return 0;
 	if (level == LIBBPF_INFO && verbose_level < 2)
+		return 0;
+	if (level == LIBBPF_WARN && verbose_level < 1)
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -137,8 +141,7 @@ static int open_cgroup(struct capture *c, char *err, size_t errlen)
 			if (c->mounted_cgroup[0])
 				rmdir(c->mounted_cgroup);
 			c->mounted_cgroup[0] = 0;
-			return fail(err, errlen, "no cgroup v2 hierarchy and mounting one failed (%s): use --capture syscall",
-				    strerror(e));
+			return fail(err, errlen, "no cgroup v2 hierarchy, and mounting one failed (%s)", strerror(e));
 		}
 		root = c->mounted_cgroup;
 	}
@@ -265,8 +268,6 @@ static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err
 	/* One attribution path, the best the kernel has. */
 	tcp_tp = tcp_tp && !sock_tp;
 	egress = egress && !sock_tp && !tcp_tp;
-	if (open_cgroup(c, err, errlen))
-		return -1;
 	skel = wssnoop_bpf__open();
 	if (!skel)
 		return fail(err, errlen, "opening the BPF object failed: %s", strerror(errno));
@@ -365,14 +366,27 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 			    "CONFIG_DEBUG_INFO_BTF=y");
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1)
 		return fail(err, errlen, "this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return fail(err, errlen,
+			    "kernel BTF unreadable (/sys/kernel/btf/vmlinux): wssnoop needs a kernel built with "
+			    "CONFIG_DEBUG_INFO_BTF=y");
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		btf__free(vmlinux);
 		return fail(err, errlen, "out of memory");
+	}
 	c->opts = *opts;
 	c->cgroup_fd = -1;
-	vmlinux = btf__load_vmlinux_btf();
 
-	if (opts->kind == CAPTURE_SOCKET)
+	if (c->opts.kind == CAPTURE_SOCKET && open_cgroup(c, err, errlen)) {
+		if (opts->cgroup_path)
+			goto cleanup;
+		/* No cgroup v2 and none can be mounted: the syscall capture needs none. */
+		fprintf(stderr, "wssnoop: %s; falling back to --capture syscall\n", err);
+		c->opts.kind = CAPTURE_SYSCALL;
+	}
+	if (c->opts.kind == CAPTURE_SOCKET)
 		ret = open_socket_capture(c, vmlinux, err, errlen);
 	else
 		ret = open_syscall_capture(c, err, errlen);
@@ -434,6 +448,34 @@ void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX])
 			out[key] += values[cpu];
 	}
 	free(values);
+}
+
+int capture_drop_privileges(struct capture *c)
+{
+	/* Reading /proc of other users' processes (names, namespaces, and the
+	 * socket owners of the last-resort attribution) still needs these;
+	 * unmounting what we mounted needs CAP_SYS_ADMIN at exit. */
+	cap_value_t keep[] = {CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN};
+	int n_keep = c->mounted_cgroup[0] ? 3 : 2;
+	cap_t now = cap_get_proc(), next = cap_init();
+	int ret = -1;
+
+	if (!now || !next)
+		goto out;
+	for (int i = 0; i < n_keep; i++) {
+		cap_flag_value_t have = CAP_CLEAR;
+
+		cap_get_flag(now, keep[i], CAP_PERMITTED, &have);
+		if (have != CAP_SET)
+			continue;
+		cap_set_flag(next, CAP_PERMITTED, 1, &keep[i], CAP_SET);
+		cap_set_flag(next, CAP_EFFECTIVE, 1, &keep[i], CAP_SET);
+	}
+	ret = cap_set_proc(next);
+out:
+	cap_free(now);
+	cap_free(next);
+	return ret;
 }
 
 void capture_run_time(struct capture *c, uint64_t *run_ns, uint64_t *run_cnt)

@@ -44,6 +44,10 @@ void capture_watch_port(struct capture *c, unsigned port, bool on);
 /* Wait up to timeout_ms for records, then hand over everything waiting.
  * Returns the number of records handled, or a negative errno. */
 int capture_poll(struct capture *c, int timeout_ms);
+/* Once everything is attached: give up the capabilities that loading and
+ * attaching needed (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, ...), keeping only
+ * those /proc reads and the unmount at exit need. 0 or -1. */
+int capture_drop_privileges(struct capture *c);
 /* Kernel-side counters summed over CPUs. */
 void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX]);
 /* Run time and run count summed over the loaded programs (non-zero only

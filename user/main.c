@@ -747,6 +747,9 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Loaded, attached, listening: the rest needs far fewer privileges. */
+	if (capture_drop_privileges(app.cap) && app.set.verbose)
+		fprintf(stderr, "wssnoop: could not drop capabilities: %s\n", strerror(errno));
 	fprintf(stderr, "wssnoop: tracing port%s", app.set.n_ports > 1 ? "s" : "");
 	for (int i = 0; i < app.set.n_ports; i++)
 		fprintf(stderr, "%s%u", i ? "," : " ", app.set.ports[i]);
