@@ -510,7 +510,10 @@ static int open_output(struct app *app, char *err, size_t errlen)
 	FILE *f;
 
 	if (!app->set.output[0]) {
+		if (app->out && app->out != stdout)
+			fclose(app->out);
 		app->out = stdout;
+		app->reporter.opts.out = stdout;
 		return 0;
 	}
 	f = fopen(app->set.output, "ae");
@@ -564,10 +567,18 @@ static void reload(struct app *app)
 	    strcmp(next.metrics, app->set.metrics) || next.timeout_s != app->set.timeout_s)
 		fprintf(stderr, "wssnoop: reload: capture, cgroup, sample-bytes, ringbuf-kib, timeout and metrics "
 				"take effect at the next start\n");
-	for (int i = 0; i < app->set.n_ports; i++)
-		capture_watch_port(app->cap, app->set.ports[i], false);
+	/* New ports on first, then the dropped ones off: a port in both lists
+	 * is never unwatched, not even for a moment. */
 	for (int i = 0; i < next.n_ports; i++)
 		capture_watch_port(app->cap, next.ports[i], true);
+	for (int i = 0; i < app->set.n_ports; i++) {
+		bool kept = false;
+
+		for (int j = 0; j < next.n_ports; j++)
+			kept |= next.ports[j] == app->set.ports[i];
+		if (!kept)
+			capture_watch_port(app->cap, app->set.ports[i], false);
+	}
 	fflush(app->out);
 	memcpy(app->set.ports, next.ports, sizeof(next.ports));
 	app->set.n_ports = next.n_ports;
@@ -699,21 +710,6 @@ int main(int argc, char **argv)
 	apply_report_settings(&app, netns);
 	app.metrics = metrics_new();
 
-	topts.request_budget = app.set.sample_bytes;
-	topts.answer_budget = WS_ANSWER_SAMPLE_DEFAULT;
-	topts.timeout_ns = (uint64_t)app.set.timeout_s * 1000000000ULL;
-	topts.idle_ns = 600ULL * 1000000000ULL;
-	topts.max_conns = MAX_CONNS;
-	topts.on_exchange = on_exchange;
-	topts.on_unowned = on_unowned;
-	topts.on_lifetime = app.set.no_lifetime ? NULL : on_lifetime;
-	topts.ctx = &app;
-	app.tracker = tracker_new(&topts);
-	if (!app.tracker || !app.metrics) {
-		fprintf(stderr, "wssnoop: out of memory\n");
-		goto cleanup;
-	}
-
 	copts.kind = app.set.capture;
 	copts.cgroup_path = app.set.cgroup[0] ? app.set.cgroup : NULL;
 	copts.request_budget = app.set.sample_bytes;
@@ -725,6 +721,23 @@ int main(int argc, char **argv)
 	copts.ctx = &app;
 	if (capture_open(&copts, &app.cap, err, sizeof(err))) {
 		fprintf(stderr, "wssnoop: %s\n", err);
+		goto cleanup;
+	}
+	/* The tracker exists before the first poll hands it records. A /proc
+	 * lookup per request only where the kernel side cannot attribute: with
+	 * a tracepoint the owner record comes right after the request. */
+	topts.request_budget = app.set.sample_bytes;
+	topts.answer_budget = WS_ANSWER_SAMPLE_DEFAULT;
+	topts.timeout_ns = (uint64_t)app.set.timeout_s * 1000000000ULL;
+	topts.idle_ns = 600ULL * 1000000000ULL;
+	topts.max_conns = MAX_CONNS;
+	topts.on_exchange = on_exchange;
+	topts.on_unowned = strcmp(capture_attribution(app.cap), "proc") == 0 ? on_unowned : NULL;
+	topts.on_lifetime = app.set.no_lifetime ? NULL : on_lifetime;
+	topts.ctx = &app;
+	app.tracker = tracker_new(&topts);
+	if (!app.tracker || !app.metrics) {
+		fprintf(stderr, "wssnoop: out of memory\n");
 		goto cleanup;
 	}
 	for (int i = 0; i < app.set.n_ports; i++)
