@@ -200,10 +200,25 @@ static void put_label(struct text *t, const char *v)
 	}
 }
 
+/* A histogram: counts[n] holds what exceeded the last bound. */
+static void put_histogram(struct text *t, const char *name, const char *help, const double *bounds, unsigned n,
+			  const uint64_t *counts, double sum, uint64_t count)
+{
+	uint64_t cumulative = 0;
+
+	put(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (unsigned b = 0; b < n; b++) {
+		cumulative += counts[b];
+		put(t, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)cumulative);
+	}
+	cumulative += counts[n];
+	put(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n", name, (unsigned long long)cumulative, name,
+	    sum, name, (unsigned long long)count);
+}
+
 size_t metrics_render(struct metrics *m, const struct metrics_gauges *g, char **out)
 {
 	struct text t = {.cap = 16384};
-	uint64_t cumulative = 0;
 
 	t.p = malloc(t.cap);
 	if (!t.p)
@@ -230,35 +245,15 @@ size_t metrics_render(struct metrics *m, const struct metrics_gauges *g, char **
 			if (m->rules[i].by_rule[r])
 				put(&t, "wssnoop_handshake_failures_total{reason=\"%s\",port=\"%u\"} %llu\n", rule_id(r),
 				    m->rules[i].port, (unsigned long long)m->rules[i].by_rule[r]);
-	put(&t, "# HELP wssnoop_handshake_latency_seconds Time from the request to the server's answer.\n"
-		"# TYPE wssnoop_handshake_latency_seconds histogram\n");
-	for (unsigned b = 0; b < N_BUCKETS; b++) {
-		cumulative += m->hist[b];
-		put(&t, "wssnoop_handshake_latency_seconds_bucket{le=\"%g\"} %llu\n", buckets[b],
-		    (unsigned long long)cumulative);
-	}
-	cumulative += m->hist[N_BUCKETS];
-	put(&t, "wssnoop_handshake_latency_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
-	put(&t, "wssnoop_handshake_latency_seconds_sum %.9f\n", m->latency_sum);
-	put(&t, "wssnoop_handshake_latency_seconds_count %llu\n", (unsigned long long)m->latency_count);
-
+	put_histogram(&t, "wssnoop_handshake_latency_seconds", "Time from the request to the server's answer.", buckets,
+		      N_BUCKETS, m->hist, m->latency_sum, m->latency_count);
 	put(&t, "# HELP wssnoop_websocket_closes_total Upgraded connections ended, by Close code (1006: none) and "
 		"which side closed the TCP connection first.\n# TYPE wssnoop_websocket_closes_total counter\n");
 	for (unsigned i = 0; i < m->n_closes; i++)
 		put(&t, "wssnoop_websocket_closes_total{code=\"%d\",closer=\"%s\",port=\"%u\"} %llu\n", m->closes[i].code,
 		    m->closes[i].closer, m->closes[i].port, (unsigned long long)m->closes[i].count);
-	put(&t, "# HELP wssnoop_websocket_lifetime_seconds Time from the 101 to the end of the connection.\n"
-		"# TYPE wssnoop_websocket_lifetime_seconds histogram\n");
-	cumulative = 0;
-	for (unsigned b = 0; b < N_LIFE_BUCKETS; b++) {
-		cumulative += m->life_hist[b];
-		put(&t, "wssnoop_websocket_lifetime_seconds_bucket{le=\"%g\"} %llu\n", life_buckets[b],
-		    (unsigned long long)cumulative);
-	}
-	cumulative += m->life_hist[N_LIFE_BUCKETS];
-	put(&t, "wssnoop_websocket_lifetime_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
-	put(&t, "wssnoop_websocket_lifetime_seconds_sum %.6f\n", m->life_sum);
-	put(&t, "wssnoop_websocket_lifetime_seconds_count %llu\n", (unsigned long long)m->life_count);
+	put_histogram(&t, "wssnoop_websocket_lifetime_seconds", "Time from the 101 to the end of the connection.",
+		      life_buckets, N_LIFE_BUCKETS, m->life_hist, m->life_sum, m->life_count);
 
 #define COUNTER(name, help, value)                                                                                   \
 	put(&t, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", (unsigned long long)(value))
