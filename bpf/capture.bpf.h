@@ -76,14 +76,20 @@ static __always_inline struct scratch *scratch_get(void)
 /* Send the event built in the scratch record with n sample bytes. */
 static __always_inline void emit(struct scratch *sc, __u32 n)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP, waiting, size;
 
 	if (n > WS_SAMPLE_MAX)
 		n = WS_SAMPLE_MAX;
 	sc->ev.sample_len = n;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	size = sizeof(struct ws_event) + n;
+	/* Wake the reader when the data waiting crosses a multiple of
+	 * wakeup_bytes, not on every event once that much waits: a forced
+	 * wakeup is an irq_work, a self-IPI (a VM exit under a hypervisor),
+	 * and a reader that is behind stays behind for many events. */
+	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (waiting / wakeup_bytes != (waiting + size) / wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, sc, sizeof(struct ws_event) + n, flags))
+	if (bpf_ringbuf_output(&events, sc, size, flags))
 		count(WS_CNT_LOST);
 }
 

@@ -409,10 +409,13 @@ static __always_inline int note_owner(struct sock *sk, int ret, __u8 source)
 	__u64 cookie, id;
 	__u32 tid, *last;
 
-	if (ret <= 0 || !port_watched(local_port(sk)))
+	/* Runs on every socket read and write of the host: plain loads through
+	 * the tracepoint's BTF pointer, no probe_read. skc_num is the local port
+	 * of a socket that is still hashed, which a socket being used is. */
+	if (ret <= 0 || !port_watched(sk->__sk_common.skc_num))
 		return 0;
 	/* A socket the packet path never sampled has no cookie yet. */
-	cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie)
 		return 0;
 	id = bpf_get_current_pid_tgid();

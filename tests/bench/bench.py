@@ -28,7 +28,7 @@ Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
 BENCH_STATS_SECONDS (2: the wrk run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
 BENCH_ARMS (comma list, default all), BENCH_WORKLOADS (keepalive,close,
-websocket,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0),
+websocket,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
 import datetime
@@ -48,7 +48,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "build", "bench")
 WORK = os.path.join(OUT, "work")
-WSSNOOP = os.path.join(ROOT, "wssnoop")
+WSSNOOP = os.environ.get("BENCH_WSSNOOP") or os.path.join(ROOT, "wssnoop")  # another build, for A/B
 WSPEER = os.path.join(ROOT, "build", "wspeer")
 BT_SCRIPT = os.path.join(ROOT, "tests", "bench", "nginx-syscalls.bt")
 NGINX_CONF = os.path.join(ROOT, "tests", "bench", "nginx.conf.in")

@@ -12,6 +12,8 @@
  *
  *   wspeer server PORT [--v6]          answer handshakes on 127.0.0.1 (or ::1)
  *   wspeer client HOST PORT SCENARIO   send one scenario, print the status lines
+ *   wspeer load HOST PORT RATE SECONDS a mix of handshakes at a fixed rate, one
+ *                                      JSON line of counts (make bench)
  *
  * Server answers: a valid RFC 6455 handshake gets 101 with the right
  * Sec-WebSocket-Accept; a handshake without Upgrade: websocket gets 426; any
@@ -870,12 +872,386 @@ static int run_client(const char *host, const char *port_text, const char *scena
 	return status;
 }
 
+/* ---- load: handshakes at a fixed rate (make bench) ---- */
+
+/*
+ * wspeer load HOST PORT RATE SECONDS opens RATE connections a second for
+ * SECONDS, each carrying one handshake from a fixed mix, and prints one JSON
+ * line with what it sent and what came back, so that a tracer's counts can be
+ * compared with it exactly. Out of every ten connections: five valid
+ * handshakes (101), one plain GET followed by a valid handshake on the same
+ * connection (200, then 101), two without Upgrade (426), one HTTP/1.0 one as
+ * nginx forwards it by default (426 and close), one with version 8 (400).
+ * Connections start on schedule whatever the answers do, up to LOAD_INFLIGHT
+ * at once; a start that finds no free slot waits and is counted as late.
+ * LOAD_INFLIGHT stays below the server's MAX_CONNS and listen backlog (64): a
+ * full accept queue makes the kernel drop handshakes' final ACKs, and the
+ * retransmissions that follow are a different experiment.
+ */
+#define LOAD_INFLIGHT 48
+#define LOAD_TIMEOUT_NS (5ULL * 1000000000ULL)
+#define LOAD_REQUEST_MAX 512
+
+enum load_kind { LOAD_VALID, LOAD_KEEPALIVE, LOAD_NO_UPGRADE, LOAD_HTTP10, LOAD_BAD_VERSION };
+
+static const enum load_kind load_mix[10] = {
+	LOAD_VALID,	 LOAD_NO_UPGRADE, LOAD_VALID, LOAD_HTTP10, LOAD_VALID,
+	LOAD_KEEPALIVE, LOAD_VALID,	 LOAD_NO_UPGRADE, LOAD_VALID, LOAD_BAD_VERSION,
+};
+
+struct load_conn {
+	int fd; /* -1 when the slot is free */
+	enum load_kind kind;
+	int step;	     /* answers read so far */
+	int sent_request;    /* the current request has been written */
+	uint64_t start_ns;
+	char key[32];
+	size_t used;
+	char buffer[2048];
+};
+
+struct load_totals {
+	unsigned long long connections, attempts, plain, upgraded, rejected, wrong, errors, late;
+	unsigned long long *latency_us;
+	size_t latency_count, latency_cap;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*: the keys need only look random, not be. */
+static uint64_t load_random(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545F4914F6CDD1DULL;
+}
+
+static void load_request(const struct load_conn *conn, const char *port, char *out, size_t size)
+{
+	const char *key_headers = "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: %s\r\n";
+	char keys[128];
+
+	snprintf(keys, sizeof(keys), key_headers, conn->key,
+		 conn->kind == LOAD_BAD_VERSION ? "8" : "13");
+	if (conn->kind == LOAD_KEEPALIVE && conn->step == 0)
+		snprintf(out, size,
+			 "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n\r\n",
+			 port);
+	else if (conn->kind == LOAD_NO_UPGRADE)
+		snprintf(out, size, "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n%s\r\n",
+			 port, keys);
+	else if (conn->kind == LOAD_HTTP10)
+		snprintf(out, size,
+			 "GET /ws HTTP/1.0\r\nHost: backend\r\nConnection: close\r\n"
+			 "User-Agent: wspeer\r\n%s\r\n",
+			 keys);
+	else
+		snprintf(out, size,
+			 "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n"
+			 "Upgrade: websocket\r\nConnection: Upgrade\r\n%s\r\n",
+			 port, keys);
+}
+
+/* Parses the answer head at the start of buffer: 1 with *status, *head_len and
+ * accept filled, 0 when it is not complete yet, -1 when it is not HTTP. */
+static int load_parse_answer(char *buffer, size_t used, int *status, size_t *head_len,
+			     long *content_length, char accept[64])
+{
+	char copy[2048], *end, *line, *next;
+
+	/* Parsed from a copy: the head may be incomplete and read again later. */
+	if (used >= sizeof(copy))
+		return -1;
+	memcpy(copy, buffer, used);
+	copy[used] = '\0';
+	buffer = copy;
+	end = strstr(buffer, "\r\n\r\n");
+	if (!end)
+		return used >= 2047 ? -1 : 0;
+	*head_len = (size_t)(end - buffer) + 4;
+	*end = '\0';
+	*content_length = 0;
+	accept[0] = '\0';
+	if (sscanf(buffer, "HTTP/%*d.%*d %d", status) != 1)
+		return -1;
+	for (line = strchr(buffer, '\n'); line; line = next) {
+		char *colon;
+
+		line++;
+		next = strchr(line, '\n');
+		if (next)
+			*next = '\0';
+		colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		if (strcasecmp(trim(line), "Sec-WebSocket-Accept") == 0)
+			snprintf(accept, 64, "%s", trim(colon + 1));
+		else if (strcasecmp(trim(line), "Content-Length") == 0)
+			*content_length = strtol(trim(colon + 1), NULL, 10);
+	}
+	return 1;
+}
+
+static void load_record_latency(struct load_totals *totals, uint64_t start_ns)
+{
+	if (totals->latency_count == totals->latency_cap) {
+		size_t cap = totals->latency_cap ? totals->latency_cap * 2 : 65536;
+		unsigned long long *grown = realloc(totals->latency_us, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		totals->latency_us = grown;
+		totals->latency_cap = cap;
+	}
+	totals->latency_us[totals->latency_count++] = (now_ns() - start_ns) / 1000;
+}
+
+static void load_finish(struct load_conn *conn, struct load_totals *totals, int error)
+{
+	if (error)
+		totals->errors++;
+	else
+		load_record_latency(totals, conn->start_ns);
+	close(conn->fd);
+	conn->fd = -1;
+}
+
+/* Reads what the server sent; finishes the connection when its script is done. */
+static void load_on_readable(struct load_conn *conn, struct load_totals *totals)
+{
+	char accept[64], expected[29];
+	size_t head_len;
+	long content_length;
+	int status, got;
+	ssize_t n;
+
+	n = recv(conn->fd, conn->buffer + conn->used, sizeof(conn->buffer) - 1 - conn->used, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		load_finish(conn, totals, 1);
+		return;
+	}
+	conn->used += (size_t)n;
+	got = load_parse_answer(conn->buffer, conn->used, &status, &head_len, &content_length,
+				accept);
+	if (got == 0)
+		return;
+	if (got < 0 || head_len + (size_t)(content_length > 0 ? content_length : 0) > conn->used) {
+		if (got < 0 || conn->used == sizeof(conn->buffer) - 1) {
+			load_finish(conn, totals, 1);
+			return;
+		}
+		return; /* the body is still coming: parse again later */
+	}
+	if (conn->kind == LOAD_KEEPALIVE && conn->step == 0) {
+		if (status != 200) {
+			totals->wrong++;
+			load_finish(conn, totals, 0);
+			return;
+		}
+		/* The handshake follows on the same connection. */
+		conn->step = 1;
+		conn->used = 0;
+		conn->sent_request = 0;
+		return;
+	}
+	totals->attempts++;
+	if (conn->kind == LOAD_VALID || conn->kind == LOAD_KEEPALIVE) {
+		websocket_accept(conn->key, expected);
+		if (status == 101 && strcmp(accept, expected) == 0)
+			totals->upgraded++;
+		else
+			totals->wrong++;
+	} else if (status >= 400 && status <= 499) {
+		totals->rejected++;
+	} else {
+		totals->wrong++;
+	}
+	load_finish(conn, totals, 0);
+}
+
+static int load_start(struct load_conn *conn, const struct sockaddr *addr, socklen_t addr_len,
+		      enum load_kind kind, uint64_t *random_state)
+{
+	uint8_t nonce[16];
+	uint64_t a = load_random(random_state), b = load_random(random_state);
+	int one = 1;
+
+	conn->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (conn->fd < 0)
+		return -1;
+	setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(conn->fd, addr, addr_len) < 0 && errno != EINPROGRESS) {
+		close(conn->fd);
+		conn->fd = -1;
+		return -1;
+	}
+	memcpy(nonce, &a, 8);
+	memcpy(nonce + 8, &b, 8);
+	base64_encode(nonce, sizeof(nonce), conn->key);
+	conn->kind = kind;
+	conn->step = 0;
+	conn->sent_request = 0;
+	conn->used = 0;
+	conn->start_ns = now_ns();
+	return 0;
+}
+
+static int compare_ull(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static unsigned long long load_percentile(const struct load_totals *totals, double fraction)
+{
+	size_t index;
+
+	if (!totals->latency_count)
+		return 0;
+	index = (size_t)(fraction * (double)(totals->latency_count - 1) + 0.5);
+	return totals->latency_us[index];
+}
+
+static int run_load(const char *host, const char *port_text, const char *rate_text,
+		    const char *seconds_text)
+{
+	static struct load_conn conns[LOAD_INFLIGHT];
+	struct pollfd fds[LOAD_INFLIGHT];
+	int slot_of[LOAD_INFLIGHT];
+	struct sockaddr_in6 addr6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in addr4 = { .sin_family = AF_INET };
+	struct load_totals totals = { 0 };
+	int port = atoi(port_text), v6 = strchr(host, ':') != NULL, i, active;
+	double rate = atof(rate_text), seconds = atof(seconds_text);
+	uint64_t start, stop, next_due, random_state, index = 0, now, last_start;
+	char request[LOAD_REQUEST_MAX];
+
+	if (port <= 0 || port > 65535 || rate <= 0 || seconds <= 0) {
+		fprintf(stderr, "wspeer: load needs a port, a rate and seconds above 0\n");
+		return 2;
+	}
+	if (v6 ? inet_pton(AF_INET6, host, &addr6.sin6_addr) != 1 :
+		 inet_pton(AF_INET, host, &addr4.sin_addr) != 1) {
+		fprintf(stderr, "wspeer: '%s' is not a numeric IPv4 or IPv6 address\n", host);
+		return 2;
+	}
+	addr6.sin6_port = htons(port);
+	addr4.sin_port = htons(port);
+	if (getrandom(&random_state, sizeof(random_state), 0) != (ssize_t)sizeof(random_state) ||
+	    !random_state)
+		random_state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	for (i = 0; i < LOAD_INFLIGHT; i++)
+		conns[i].fd = -1;
+
+	start = now_ns();
+	stop = start + (uint64_t)(seconds * 1e9);
+	next_due = start;
+	last_start = start;
+	for (;;) {
+		struct timespec wait = { 0 };
+		int nfds = 0, free_slot = -1;
+
+		now = now_ns();
+		/* Start every connection that is due, in free slots. */
+		for (i = 0; i < LOAD_INFLIGHT && next_due <= now && next_due < stop; i++) {
+			if (conns[i].fd >= 0)
+				continue;
+			if (now - next_due > 1000000)
+				totals.late++;
+			if (load_start(&conns[i], v6 ? (struct sockaddr *)&addr6 :
+						       (struct sockaddr *)&addr4,
+				       v6 ? sizeof(addr6) : sizeof(addr4), load_mix[index % 10],
+				       &random_state) < 0)
+				totals.errors++;
+			totals.connections++;
+			last_start = now;
+			if (load_mix[index % 10] == LOAD_KEEPALIVE)
+				totals.plain++;
+			index++;
+			next_due = start + (uint64_t)((double)index * 1e9 / rate);
+		}
+		active = 0;
+		for (i = 0; i < LOAD_INFLIGHT; i++) {
+			struct load_conn *conn = &conns[i];
+
+			if (conn->fd < 0) {
+				free_slot = i;
+				continue;
+			}
+			active++;
+			if (now > conn->start_ns + LOAD_TIMEOUT_NS) {
+				load_finish(conn, &totals, 1);
+				continue;
+			}
+			fds[nfds].fd = conn->fd;
+			fds[nfds].events = conn->sent_request ? POLLIN : POLLOUT;
+			slot_of[nfds++] = i;
+		}
+		if (next_due >= stop && active == 0)
+			break;
+		if (next_due < stop && free_slot >= 0) {
+			uint64_t delta = next_due > now ? next_due - now : 0;
+
+			wait.tv_sec = (time_t)(delta / 1000000000ULL);
+			wait.tv_nsec = (long)(delta % 1000000000ULL);
+		} else {
+			wait.tv_nsec = 10 * 1000 * 1000;
+		}
+		if (ppoll(fds, (nfds_t)nfds, &wait, NULL) < 0 && errno != EINTR) {
+			fprintf(stderr, "wspeer: poll: %s\n", strerror(errno));
+			return 3;
+		}
+		for (i = 0; i < nfds; i++) {
+			struct load_conn *conn = &conns[slot_of[i]];
+
+			if (!fds[i].revents || conn->fd < 0)
+				continue;
+			if (!conn->sent_request) {
+				load_request(conn, port_text, request, sizeof(request));
+				if (write_all(conn->fd, request, strlen(request)) < 0) {
+					load_finish(conn, &totals, 1);
+					continue;
+				}
+				conn->sent_request = 1;
+				continue;
+			}
+			load_on_readable(conn, &totals);
+		}
+	}
+	now = now_ns();
+	qsort(totals.latency_us, totals.latency_count, sizeof(*totals.latency_us), compare_ull);
+	printf("{\"type\":\"load\",\"seconds\":%.3f,\"rate\":%.1f,\"connections\":%llu,"
+	       "\"attempts\":%llu,\"plain\":%llu,\"upgraded\":%llu,\"rejected\":%llu,"
+	       "\"wrong\":%llu,\"errors\":%llu,\"late\":%llu,\"p50_us\":%llu,\"p99_us\":%llu}\n",
+	       (double)(now - start) / 1e9,
+	       (double)totals.connections /
+		       ((double)(last_start - start) / 1e9 > seconds ? (double)(last_start - start) / 1e9 :
+								       seconds),
+	       totals.connections, totals.attempts, totals.plain, totals.upgraded,
+	       totals.rejected, totals.wrong, totals.errors, totals.late,
+	       load_percentile(&totals, 0.5), load_percentile(&totals, 0.99));
+	free(totals.latency_us);
+	return totals.errors || totals.wrong ? 1 : 0;
+}
+
 static void usage(FILE *out)
 {
 	size_t i;
 
 	fprintf(out, "usage: wspeer server PORT [--v6]\n"
 		     "       wspeer client HOST PORT SCENARIO\n"
+		     "       wspeer load HOST PORT RATE SECONDS   (handshake mix at RATE/s, JSON counts)\n"
 		     "scenarios:\n");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		fprintf(out, "  %-11s %s\n", scenarios[i].name, scenarios[i].summary);
@@ -895,6 +1271,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 5 && strcmp(argv[1], "client") == 0)
 		return run_client(argv[2], argv[3], argv[4]);
+	if (argc == 6 && strcmp(argv[1], "load") == 0)
+		return run_load(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
