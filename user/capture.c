@@ -158,8 +158,10 @@ static int open_cgroup(struct capture *c, char *err, size_t errlen)
  * wssnoop may be attaching through it at that moment. */
 static int ensure_tracefs(char *err, size_t errlen)
 {
-	if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
-	    access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
+	/* AT_EACCESS: what counts is the effective ids and capabilities, not
+	 * the real uid of a capability-only service. */
+	if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events/syscalls", F_OK, AT_EACCESS) == 0 ||
+	    faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events/syscalls", F_OK, AT_EACCESS) == 0)
 		return 0;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
 		return fail(err, errlen, "tracefs is not mounted and mounting it on /sys/kernel/tracing failed: %s",
@@ -360,7 +362,7 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 	missing = missing_capability(opts->kind);
 	if (missing)
 		return fail(err, errlen, "missing capability %s: run as root (sudo wssnoop ...)", missing);
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
+	if (faccessat(AT_FDCWD, "/sys/kernel/btf/vmlinux", R_OK, AT_EACCESS))
 		return fail(err, errlen,
 			    "kernel BTF not found (/sys/kernel/btf/vmlinux): wssnoop needs a kernel built with "
 			    "CONFIG_DEBUG_INFO_BTF=y");

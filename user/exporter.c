@@ -119,7 +119,7 @@ struct exporter *exporter_start(const char *listen, exporter_render_fn render, e
 	struct sockaddr_storage addr;
 	unsigned addrlen = 0;
 	struct exporter *e;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD; /* its errors come back as ours: one line */
 
 	if (exporter_parse_address(listen, &addr, &addrlen)) {
 		snprintf(err, errlen, "invalid metrics address '%s': use HOST:PORT, e.g. 127.0.0.1:9464", listen);

@@ -155,6 +155,11 @@ static void add_first_bytes(const struct reporter *r, struct out_buf *b, const u
 	uint8_t tmp[256];
 	struct redact_result rr;
 
+	const uint8_t *lf = memchr(p, '\n', n);
+
+	/* The first line at most: header values (cookies, credentials) follow it. */
+	if (lf)
+		n = (size_t)(lf - p);
 	if (n > 64)
 		n = 64;
 	if (r->opts.show_secrets) {
@@ -395,6 +400,23 @@ void report_header(struct reporter *r)
 	fflush(r->opts.out);
 }
 
+/* A head that never completed a line (CR-only line ends, or cut in its
+ * first line) still has a method and a target: parse them from the first
+ * line alone, so that the attempt is recognised by its path. Its headers
+ * stay unknown, and the truncated rule keeps the judge from claiming any
+ * missing. */
+static void parse_partial_request_line(const uint8_t *p, size_t n, struct http_head *req)
+{
+	static __thread uint8_t line[1024];
+	size_t len = 0;
+
+	while (len < n && len < sizeof(line) - 4 && p[len] != '\r' && p[len] != '\n')
+		len++;
+	memcpy(line, p, len);
+	memcpy(line + len, "\r\n\r\n", 4);
+	http_parse_request(line, len + 4, req); /* req's slices point into line until the next call */
+}
+
 void report_exchange(struct reporter *r, const struct exchange *x)
 {
 	struct judged d = {.x = x};
@@ -404,8 +426,9 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	d.kind = x->first_on_conn ? http_classify_start(x->request, x->request_len) : STREAM_HTTP_REQUEST;
 	if (d.kind == STREAM_NEED_MORE)
 		d.kind = x->request_len ? STREAM_NOT_HTTP : STREAM_NEED_MORE;
-	if (d.kind == STREAM_HTTP_REQUEST)
-		http_parse_request(x->request, x->request_len, &d.req);
+	if (d.kind == STREAM_HTTP_REQUEST && !http_parse_request(x->request, x->request_len, &d.req) &&
+	    (x->request_truncated || x->request_gap))
+		parse_partial_request_line(x->request, x->request_len, &d.req);
 	if (!ws_is_attempt(d.kind, d.kind == STREAM_HTTP_REQUEST ? &d.req : NULL, r->opts.paths))
 		return;
 	judge_request(&d.j, d.kind, d.kind == STREAM_HTTP_REQUEST ? &d.req : NULL,

@@ -506,6 +506,8 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 	if (ev->type == WS_EV_CLOSE) {
 		c = conn_find(t, ev->cookie);
 		if (c) {
+			/* A head the client never finished is still an attempt. */
+			asm_abandon(t, c, WS_DIR_IN);
 			pending_finish(t, c, EXCHANGE_CLOSED, ev->ts_ns);
 			if (c->upgraded)
 				report_lifetime(t, c, ev->ts_ns, false);
@@ -534,6 +536,10 @@ void tracker_tick(struct tracker *t, uint64_t now_ns)
 	/* From the least recently active: idle ones first. */
 	for (c = t->lru_tail; c; c = prev) {
 		prev = c->lru_prev;
+		/* A head that stays incomplete past the timeout (a client that
+		 * sent half and went quiet) is judged on what arrived. */
+		if (c->dir[WS_DIR_IN].active && now_ns - c->dir[WS_DIR_IN].ts >= t->opts.timeout_ns)
+			asm_abandon(t, c, WS_DIR_IN);
 		for (unsigned i = 0; i < c->n_pending; i++) {
 			struct pending *p = &c->pending[i];
 
