@@ -254,6 +254,7 @@ run_mode() {
 		fi
 		if [ "$to" != '$' ] && [ "$to" -le "$from" ]; then
 			report_scenario "$scenario" fail "no event"
+			log "$scenario: no event; wssnoop so far:"; tail -n 5 "$events" | cut -c1-300 | sed "s/^/    /"
 			continue
 		fi
 		if segment_matches "$from" "$to" "$scenario"; then
