@@ -89,8 +89,7 @@ static __always_inline void emit(struct scratch *sc, __u32 n)
 	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	if (waiting / wakeup_bytes != (waiting + size) / wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, sc, size, flags))
-		count(WS_CNT_LOST);
+	count(bpf_ringbuf_output(&events, sc, size, flags) ? WS_CNT_LOST : WS_CNT_EMITTED);
 }
 
 /* Does a segment beginning with these bytes possibly start a head? Requests

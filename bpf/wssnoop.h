@@ -66,6 +66,7 @@ enum ws_counter {
 	WS_CNT_OWNER,		/* owner events sent */
 	WS_CNT_CLOSE,		/* close events sent */
 	WS_CNT_UNCLASSIFIED,	/* segments of upgraded connections whose frames could not be followed */
+	WS_CNT_EMITTED,		/* events written into the ring buffer (sent = emitted + lost) */
 	WS_CNT__MAX,
 };
 

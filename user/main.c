@@ -395,12 +395,14 @@ struct app {
 	struct metrics *metrics;
 	struct metrics_gauges gauges;
 	struct exporter *exporter;
+	uint64_t events_received; /* ring-buffer records read: emitted by the kernel, all of them */
 };
 
 static int on_event(void *ctx, const struct ws_event *ev, size_t size)
 {
 	struct app *app = ctx;
 
+	app->events_received++;
 	tracker_event(app->tracker, ev, size);
 	return 0;
 }
@@ -632,7 +634,8 @@ static void print_summary(struct app *app, double seconds)
 			"},\"events_lost\":%llu,\"samples_cut\":%llu,\"heads_truncated\":%llu,\"segments_unplaced\":%llu,"
 			"\"segments\":%llu,\"segments_sampled\":%llu,\"answers_unmatched\":%llu,\"conns_evicted\":%llu,"
 			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu,\"ws_closed\":%llu,"
-			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu}\n",
+			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu,"
+			"\"events_sent\":%llu,\"events_received\":%llu}\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced,
 			(unsigned long long)k[WS_CNT_SEGMENTS], (unsigned long long)k[WS_CNT_SAMPLED],
@@ -640,7 +643,8 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->owner_inferred, (unsigned long long)rc->owner_unknown,
 			(unsigned long long)rc->out_of_scope, (unsigned long long)rc->closes,
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
-			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED]);
+			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED],
+			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->events_received);
 	} else {
 		fprintf(out, "\n%llu handshake attempt%s in %.1f s: %llu upgraded, %llu failed\n",
 			(unsigned long long)rc->attempts, rc->attempts == 1 ? "" : "s", seconds, (unsigned long long)rc->verdicts[VERDICT_UPGRADED],
@@ -657,7 +661,9 @@ static void print_summary(struct app *app, double seconds)
 				     "%llu still open\n",
 				(unsigned long long)rc->closes, (unsigned long long)rc->closes_1006,
 				(unsigned long long)rc->idle_timeouts, (unsigned long long)rc->still_open);
-		fprintf(out, "events lost %llu, samples cut %llu, heads truncated %llu, segments unplaced %llu\n",
+		fprintf(out, "events sent %llu, received %llu, lost %llu; samples cut %llu, heads truncated %llu, "
+			     "segments unplaced %llu\n",
+			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->events_received,
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced);
 	}
@@ -798,7 +804,11 @@ int main(int argc, char **argv)
 		if (deadline && now >= deadline)
 			break;
 	}
-	/* Drain what the kernel already wrote, then report what is still waiting. */
+	/* Stop watching, so that nothing more is written; drain what the kernel
+	 * already wrote (sent = received + lost holds from here); then report
+	 * what is still waiting. */
+	for (int i = 0; i < app.set.n_ports; i++)
+		capture_watch_port(app.cap, app.set.ports[i], false);
 	capture_poll(app.cap, 0);
 	tracker_flush(app.tracker);
 	print_summary(&app, (double)(mono_ns() - start) / 1e9);

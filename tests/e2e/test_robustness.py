@@ -617,6 +617,10 @@ def test_consumer_stalled_under_flood(workdir, wssnoop_binary, wspeer_bin):
     assert affected <= lost, f"{affected} attempts missing or misjudged but only {lost} records lost: " \
         "some handshakes vanished without a lost record to account for them"
     assert summary["attempts"] == len(evs), "the summary counts what was reported"
+    # Nothing lost silently: every record the kernel side tried to write was
+    # either read or counted as lost.
+    assert summary["events_sent"] == summary["events_received"] + lost, summary
+    print(f"records: sent {summary['events_sent']} = received {summary['events_received']} + lost {lost}")
     # The kernel side sampled every request and answer head, whether or not
     # the ring buffer had room: one segment each way per request on loopback.
     heads = sum(2 * (run["attempts"] + run["plain"]) for run in (warm, flood, after))
