@@ -1096,15 +1096,21 @@ def test_no_cgroup2_unmountable_falls_back_to_syscall(workdir, wssnoop_binary, w
     """cgroup v2 absent and not mountable (/tmp read-only): falls back to
     --capture syscall, says so on stderr, and reports a handshake."""
     proc, port = start_wspeer(workdir, "wspeer-nocg-ro")
+    # The checkout (and so the binary) may itself lie under /tmp, which the
+    # read-only tmpfs hides: run a copy kept outside it.
+    outside = tempfile.mkdtemp(prefix="wssnoop-bin-", dir="/dev/shm")
+    binary = os.path.join(outside, "wssnoop")
+    shutil.copy2(wssnoop_binary, binary)
     try:
         w = start_raw(workdir, "wssnoop-nocgroup2-ro", [],
                       prefix=in_private_mounts("umount /sys/fs/cgroup/unified; mount -t tmpfs -o ro none /tmp",
-                                               [wssnoop_binary, "-p", str(port), "-j"]))
+                                               [binary, "-p", str(port), "-j"]))
         reply = helpers.exchange(port, helpers.handshake(key=helpers.new_key()))
         ev = wait_one_event(w, reply.lport)
         w.stop(settle=0)
     finally:
         proc.stop()
+        shutil.rmtree(outside, ignore_errors=True)
     assert w.rc == 0, w.stderr
     assert re.search(r"falling back to --capture syscall", w.stderr), w.stderr
     assert "capture syscall" in w.stderr
