@@ -760,7 +760,7 @@ def test_short_connections_leave_no_state(workdir, wssnoop_binary, wspeer_bin):
           f"after: tracked {tracked} owners {owners}; 20 held open {live}, closed {gone}; "
           f"VmRSS {rss_start} -> {rss_end} KiB")
     summary = re.search(r"(\d+) handshake attempts? in [\d.]+ s: (\d+) upgraded, (\d+) failed", tail)
-    lost = re.search(r"events lost (\d+)", tail)
+    lost = re.search(r"events sent \d+, received \d+, lost (\d+)", tail)
     assert summary and lost, tail
     assert int(lost.group(1)) == 0, f"events lost at {SHORT_RATE}/s: {tail}"
     assert (int(summary.group(1)), int(summary.group(2)), int(summary.group(3))) == \
