@@ -199,6 +199,41 @@ static void format_time(const struct reporter *r, uint64_t mono_ns, bool iso, ch
 	}
 }
 
+/* Who and where, the same in every JSON record: from "pid" to "rport". */
+static void add_identity_json(struct out_buf *b, const struct conn_meta *m, uint32_t tgid, uint32_t tid,
+			      unsigned owner_source, const char *comm, const struct proc_info *proc)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	ob_printf(b, ",\"pid\":%u,\"tid\":%u", tgid, tid);
+	ob_json_cstr(b, "comm", comm);
+	ob_json_cstr(b, "thread", proc->thread);
+	ob_json_cstr(b, "owner", owner_source_name(owner_source));
+	ob_printf(b, ",\"cgroup_id\":%llu", (unsigned long long)m->cgroup_id);
+	ob_json_cstr(b, "container", proc->container[0] ? proc->container : NULL);
+	ob_printf(b, ",\"netns\":%llu,\"family\":\"%s\"", (unsigned long long)proc->netns,
+		  m->family == AF_INET6 ? "ipv6" : "ipv4");
+	format_addr(m, true, addr, sizeof(addr), false);
+	ob_printf(b, ",\"laddr\":\"%s\",\"lport\":%u", addr, m->local_port);
+	format_addr(m, false, addr, sizeof(addr), false);
+	ob_printf(b, ",\"raddr\":\"%s\",\"rport\":%u", addr, m->remote_port);
+}
+
+/* The columns every text line starts with, as report_header() names them. */
+static void add_columns(const struct reporter *r, struct out_buf *b, uint64_t mono_ns, uint32_t tgid,
+			const char *comm, const struct proc_info *proc, const struct conn_meta *m, const char *status,
+			const char *verdict)
+{
+	char when[16], local[64], remote[64], name[13];
+	int w = r->opts.wide ? 47 : 21;
+
+	format_time(r, mono_ns, false, when, sizeof(when));
+	format_addr(m, true, local, sizeof(local), true);
+	format_addr(m, false, remote, sizeof(remote), true);
+	column_name(proc->thread[0] ? proc->thread : comm, name);
+	ob_printf(b, "%-8s %-7u %-12s %-*s %-*s %4s %-11s ", when, tgid, name, w, local, w, remote, status, verdict);
+}
+
 /* The request target, redacted unless secrets are shown. */
 static void add_target(const struct reporter *r, struct out_buf *b, const struct http_head *req, bool json)
 {
@@ -230,7 +265,7 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 {
 	const struct exchange *x = d->x;
 	const struct conn_meta *m = x->conn;
-	char when[64], addr[64];
+	char when[64];
 	char evidence[512];
 	bool first;
 
@@ -261,18 +296,8 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 		ob_puts(b, "}");
 		first = false;
 	}
-	ob_printf(b, "],\"pid\":%u,\"tid\":%u", d->tgid, d->tid);
-	ob_json_cstr(b, "comm", d->comm);
-	ob_json_cstr(b, "thread", d->proc.thread);
-	ob_json_cstr(b, "owner", owner_source_name(d->owner_source));
-	ob_printf(b, ",\"cgroup_id\":%llu", (unsigned long long)m->cgroup_id);
-	ob_json_cstr(b, "container", d->proc.container[0] ? d->proc.container : NULL);
-	ob_printf(b, ",\"netns\":%llu", (unsigned long long)d->proc.netns);
-	ob_printf(b, ",\"family\":\"%s\"", m->family == AF_INET6 ? "ipv6" : "ipv4");
-	format_addr(m, true, addr, sizeof(addr), false);
-	ob_printf(b, ",\"laddr\":\"%s\",\"lport\":%u", addr, m->local_port);
-	format_addr(m, false, addr, sizeof(addr), false);
-	ob_printf(b, ",\"raddr\":\"%s\",\"rport\":%u", addr, m->remote_port);
+	ob_puts(b, "]");
+	add_identity_json(b, m, d->tgid, d->tid, d->owner_source, d->comm, &d->proc);
 	ob_json_cstr(b, "request_kind", stream_kind_name(d->kind));
 	if (d->kind == STREAM_HTTP_REQUEST) {
 		ob_json_str(b, "method", d->req.method.ptr, d->req.method.len);
@@ -328,19 +353,13 @@ static void print_text(struct reporter *r, const struct judged *d, struct out_bu
 {
 	const struct exchange *x = d->x;
 	const struct conn_meta *m = x->conn;
-	char when[16], local[64], remote[64], status[8], evidence[512], name[13];
-	int wide = r->opts.wide;
+	char status[8], evidence[512];
 
-	format_time(r, x->request_ns, false, when, sizeof(when));
-	format_addr(m, true, local, sizeof(local), true);
-	format_addr(m, false, remote, sizeof(remote), true);
 	if (d->have_resp && d->resp.start_line_ok)
 		snprintf(status, sizeof(status), "%u", d->resp.status);
 	else
 		snprintf(status, sizeof(status), "-");
-	column_name(d->proc.thread[0] ? d->proc.thread : d->comm, name);
-	ob_printf(b, "%-8s %-7u %-12s %-*s %-*s %4s %-11s ", when, d->tgid, name, wide ? 47 : 21, local,
-		  wide ? 47 : 21, remote, status, verdict_name(d->j.verdict));
+	add_columns(r, b, x->request_ns, d->tgid, d->comm, &d->proc, m, status, verdict_name(d->j.verdict));
 	if (d->kind == STREAM_HTTP_REQUEST) {
 		ob_escaped(b, d->req.method.ptr, d->req.method.len, false);
 		ob_puts(b, " ");
@@ -562,7 +581,7 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 	struct http_head req;
 	struct proc_info proc;
 	struct out_buf b = {0};
-	char when[64], addr[64], hint[512], comm[WS_COMM_LEN + 1];
+	char when[64], hint[512], comm[WS_COMM_LEN + 1];
 	uint64_t now = l->closed_ns ? l->closed_ns : l->upgraded_ns;
 	bool have_req = false;
 	struct timespec ts;
@@ -604,19 +623,9 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 
 	if (r->opts.json) {
 		format_time(r, now, true, when, sizeof(when));
-		ob_printf(&b, "{\"type\":\"lifetime\",\"time\":\"%s\",\"state\":\"%s\",\"pid\":%u,\"tid\":%u", when,
-			  l->still_open ? "open" : "closed", m->tgid, m->tid);
-		ob_json_cstr(&b, "comm", comm);
-		ob_json_cstr(&b, "thread", proc.thread);
-		ob_json_cstr(&b, "owner", owner_source_name(m->owner_source));
-		ob_printf(&b, ",\"cgroup_id\":%llu", (unsigned long long)m->cgroup_id);
-		ob_json_cstr(&b, "container", proc.container[0] ? proc.container : NULL);
-		ob_printf(&b, ",\"netns\":%llu,\"family\":\"%s\"", (unsigned long long)proc.netns,
-			  m->family == AF_INET6 ? "ipv6" : "ipv4");
-		format_addr(m, true, addr, sizeof(addr), false);
-		ob_printf(&b, ",\"laddr\":\"%s\",\"lport\":%u", addr, m->local_port);
-		format_addr(m, false, addr, sizeof(addr), false);
-		ob_printf(&b, ",\"raddr\":\"%s\",\"rport\":%u", addr, m->remote_port);
+		ob_printf(&b, "{\"type\":\"lifetime\",\"time\":\"%s\",\"state\":\"%s\"", when,
+			  l->still_open ? "open" : "closed");
+		add_identity_json(&b, m, m->tgid, m->tid, m->owner_source, comm, &proc);
 		if (have_req) {
 			ob_json_str(&b, "method", req.method.ptr, req.method.len);
 			ob_puts(&b, ",\"path\":\"");
@@ -665,16 +674,11 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 		}
 		ob_puts(&b, "]}\n");
 	} else {
-		char local[64], remote[64], code[8], name[13];
-		int w = r->opts.wide ? 47 : 21;
+		char code[8];
 
-		format_time(r, now, false, when, sizeof(when));
-		format_addr(m, true, local, sizeof(local), true);
-		format_addr(m, false, remote, sizeof(remote), true);
 		snprintf(code, sizeof(code), "%d", f.close_code);
-		column_name(proc.thread[0] ? proc.thread : comm, name);
-		ob_printf(&b, "%-8s %-7u %-12s %-*s %-*s %4s %-11s ", when, m->tgid, name, w, local, w, remote,
-			  l->still_open ? "-" : code, l->still_open ? "open" : "ws-closed");
+		add_columns(r, &b, now, m->tgid, comm, &proc, m, l->still_open ? "-" : code,
+			    l->still_open ? "open" : "ws-closed");
 		if (have_req) {
 			ob_escaped(&b, req.method.ptr, req.method.len, false);
 			ob_puts(&b, " ");
