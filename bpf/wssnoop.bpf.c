@@ -104,7 +104,7 @@ static __always_inline int locate_tcp(struct __sk_buff *skb, struct tcphdr **tcp
 }
 
 /* The addresses and ports of the segment, from the server's point of view. */
-static __always_inline void fill_endpoints(struct __sk_buff *skb, struct tcphdr *tcp, int dir, struct ws_event *ev)
+static __always_inline void fill_endpoints(struct __sk_buff *skb, __u32 ports, int dir, struct ws_event *ev)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -128,8 +128,8 @@ static __always_inline void fill_endpoints(struct __sk_buff *skb, struct tcphdr 
 		__builtin_memcpy(ev->local_addr, dir == WS_DIR_IN ? &ip6->daddr : &ip6->saddr, 16);
 		__builtin_memcpy(ev->remote_addr, dir == WS_DIR_IN ? &ip6->saddr : &ip6->daddr, 16);
 	}
-	ev->local_port = bpf_ntohs(dir == WS_DIR_IN ? tcp->dest : tcp->source);
-	ev->remote_port = bpf_ntohs(dir == WS_DIR_IN ? tcp->source : tcp->dest);
+	ev->local_port = dir == WS_DIR_IN ? ports & 0xffff : ports >> 16;
+	ev->remote_port = dir == WS_DIR_IN ? ports >> 16 : ports & 0xffff;
 }
 
 /* The egress path runs in the writer's context: on kernels without a
@@ -275,7 +275,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	struct bpf_sock *sk;
 	struct scratch *sc;
 	struct tcphdr *tcp;
-	__u32 payload_off, payload_len = 0, seq, first_len, n = 0;
+	__u32 payload_off, payload_len = 0, seq, ports, first_len, n = 0;
 	__u16 tcp_flags, flags = 0;
 	__u8 first[4] = {};
 
@@ -290,10 +290,12 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	else if (!tcp_flags)
 		return 1; /* a pure ACK */
 	seq = bpf_ntohl(tcp->seq);
+	/* Source port high, destination low; the addresses are read only for
+	 * a segment that is sent (fill_endpoints()). */
+	ports = (__u32)bpf_ntohs(tcp->source) << 16 | bpf_ntohs(tcp->dest);
 	sc = scratch_get();
 	if (!sc)
 		return 1;
-	fill_endpoints(skb, tcp, dir, &sc->ev);
 
 	sk = skb->sk;
 	if (sk)
@@ -356,6 +358,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	if (flags & WS_F_CUT)
 		count(WS_CNT_CUT);
 send:
+	fill_endpoints(skb, ports, dir, &sc->ev);
 	sc->ev.type = WS_EV_DATA;
 	sc->ev.dir = dir;
 	sc->ev.flags = flags | tcp_flags;
