@@ -14,12 +14,18 @@
  *   wspeer client HOST PORT SCENARIO   send one scenario, print the status lines
  *   wspeer load HOST PORT RATE SECONDS a mix of handshakes at a fixed rate, one
  *                                      JSON line of counts (make bench)
+ *   wspeer echo HOST PORT CONNS SECONDS [SIZE]
+ *                                      upgraded connections echoing SIZE-byte
+ *                                      frames in a closed loop, one JSON line
+ *                                      of rate and latency (make bench)
  *
  * Server answers: a valid RFC 6455 handshake gets 101 with the right
  * Sec-WebSocket-Accept; a handshake without Upgrade: websocket gets 426; any
  * other broken handshake 400; a plain GET elsewhere 200 with a body
  * (keep-alive); path /close is closed without an answer. Several requests may
- * follow one another on a connection. After a 101 the server reads until EOF.
+ * follow one another on a connection. After a 101 the server echoes every data
+ * frame, answers Ping with Pong, and answers a Close with the same Close before
+ * it closes the connection; otherwise it reads until EOF.
  * All connections are served by the one process (poll), so every socket
  * belongs to the server's pid, which the tests compare with wssnoop's report.
  *
@@ -40,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -304,10 +311,12 @@ static int header_has_token(const char *value, const char *token)
 	return 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+static int send_all(int fd, const void *buffer, size_t len, int flags)
 {
+	const char *data = buffer;
+
 	while (len > 0) {
-		ssize_t sent = send(fd, data, len, MSG_NOSIGNAL);
+		ssize_t sent = send(fd, data, len, MSG_NOSIGNAL | flags);
 
 		if (sent < 0) {
 			if (errno == EINTR)
@@ -320,6 +329,105 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+static int write_all(int fd, const char *data, size_t len)
+{
+	return send_all(fd, data, len, 0);
+}
+
+/* ---- WebSocket frames (RFC 6455 5.2) ---- */
+
+#define WS_FIN 0x80
+#define WS_OPCODE_MASK 0x0f
+#define WS_OP_TEXT 0x1
+#define WS_OP_CONTROL 0x8 /* opcodes from 8 up are control frames */
+#define WS_OP_CLOSE 0x8
+#define WS_OP_PING 0x9
+#define WS_OP_PONG 0xA
+#define WS_CONTROL_MAX 125
+#define WS_HEADER_MAX 14
+#define WS_CLOSE_NORMAL 1000
+
+struct frame_header {
+	uint8_t first; /* FIN, RSV bits and opcode, as on the wire */
+	int masked;
+	uint8_t mask[4];
+	uint64_t length;
+	size_t size; /* of the header itself */
+};
+
+/* 1 with *header filled, 0 while the header is not complete. */
+static int frame_header_parse(const uint8_t *data, size_t used, struct frame_header *header)
+{
+	size_t at = 2;
+	int i;
+
+	if (used < 2)
+		return 0;
+	header->first = data[0];
+	header->masked = (data[1] & 0x80) != 0;
+	header->length = data[1] & 0x7f;
+	if (header->length == 126) {
+		if (used < 4)
+			return 0;
+		header->length = (uint64_t)data[2] << 8 | data[3];
+		at = 4;
+	} else if (header->length == 127) {
+		if (used < 10)
+			return 0;
+		header->length = 0;
+		for (i = 0; i < 8; i++)
+			header->length = header->length << 8 | data[2 + i];
+		at = 10;
+	}
+	if (header->masked) {
+		if (used < at + 4)
+			return 0;
+		memcpy(header->mask, data + at, 4);
+		at += 4;
+	}
+	header->size = at;
+	return 1;
+}
+
+/* Writes a frame header (at most WS_HEADER_MAX bytes) and returns its size;
+ * mask is NULL for a server's frames, which are never masked. */
+static size_t frame_header_write(uint8_t *out, uint8_t first, uint64_t length, const uint8_t *mask)
+{
+	size_t at = 2;
+	int i;
+
+	out[0] = first;
+	if (length < 126) {
+		out[1] = (uint8_t)length;
+	} else if (length <= 0xffff) {
+		out[1] = 126;
+		out[2] = (uint8_t)(length >> 8);
+		out[3] = (uint8_t)length;
+		at = 4;
+	} else {
+		out[1] = 127;
+		for (i = 0; i < 8; i++)
+			out[2 + i] = (uint8_t)(length >> (56 - 8 * i));
+		at = 10;
+	}
+	if (mask) {
+		out[1] |= 0x80;
+		memcpy(out + at, mask, 4);
+		at += 4;
+	}
+	return at;
+}
+
+/* Masking and unmasking are the same XOR; offset is the position in the
+ * payload, so that a payload can be handled in pieces as it arrives. */
+static void frame_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		data[i] ^= mask[(offset + i) & 3];
+}
+
 /* ---- server ---- */
 
 enum conn_state { CONN_HTTP, CONN_UPGRADED };
@@ -328,6 +436,10 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	size_t used;
+	/* After the 101: the data frame whose payload is being echoed. */
+	uint64_t echo_left, echo_done;
+	int echo_masked;
+	uint8_t echo_mask[4];
 	char buffer[HEAD_MAX + 1];
 };
 
@@ -421,6 +533,88 @@ static enum reply_action answer_request(int fd, struct request_head *request)
 	return REPLY_UPGRADED;
 }
 
+/*
+ * Never blocks: the one process serves every connection, so a peer that stops
+ * reading its echoes is closed rather than allowed to stall the others.
+ * more: the frame goes on, hold the bytes back so that a frame leaves in one
+ * segment, which is where wssnoop reads frame headers.
+ */
+static int echo_send(int fd, const void *data, size_t len, int more)
+{
+	if (send_all(fd, data, len, MSG_DONTWAIT | (more ? MSG_MORE : 0)) == 0)
+		return 0;
+	fprintf(stderr, "wspeer: echo: %s; closing the connection\n",
+		errno == EAGAIN ? "the peer does not read" : strerror(errno));
+	return -1;
+}
+
+/*
+ * After the 101 the server echoes data frames as they come (a payload is
+ * passed on in pieces, unmasked: a server's frames carry no mask), answers a
+ * Ping with a Pong and a Close with the same Close, then closes the TCP
+ * connection first, as RFC 6455 7.1.1 asks of a server. Consumed bytes leave
+ * the buffer; returns -1 when the connection must close.
+ */
+static int serve_frames(struct conn *conn)
+{
+	uint8_t *data = (uint8_t *)conn->buffer, reply[WS_HEADER_MAX + WS_CONTROL_MAX];
+	size_t at = 0, reply_len;
+	int result = 0;
+
+	while (at < conn->used && result == 0) {
+		struct frame_header header;
+		uint8_t opcode, *payload;
+
+		if (conn->echo_left) {
+			size_t take = conn->used - at;
+
+			if (take > conn->echo_left)
+				take = (size_t)conn->echo_left;
+			if (conn->echo_masked)
+				frame_mask(data + at, take, conn->echo_mask, conn->echo_done);
+			result = echo_send(conn->fd, data + at, take, take < conn->echo_left);
+			at += take;
+			conn->echo_left -= take;
+			conn->echo_done += take;
+			continue;
+		}
+		if (!frame_header_parse(data + at, conn->used - at, &header))
+			break;
+		opcode = header.first & WS_OPCODE_MASK;
+		if (opcode < WS_OP_CONTROL) {
+			reply_len = frame_header_write(reply, header.first, header.length, NULL);
+			result = echo_send(conn->fd, reply, reply_len, header.length > 0);
+			at += header.size;
+			conn->echo_left = header.length;
+			conn->echo_done = 0;
+			conn->echo_masked = header.masked;
+			memcpy(conn->echo_mask, header.mask, sizeof(conn->echo_mask));
+			continue;
+		}
+		/* Control frames are short (RFC 6455 5.5) and taken whole. */
+		if (header.length > WS_CONTROL_MAX)
+			return -1;
+		if (conn->used - at < header.size + header.length)
+			break;
+		payload = data + at + header.size;
+		if (header.masked)
+			frame_mask(payload, (size_t)header.length, header.mask, 0);
+		at += header.size + (size_t)header.length;
+		if (opcode == WS_OP_PING || opcode == WS_OP_CLOSE) {
+			reply_len = frame_header_write(
+				reply, WS_FIN | (opcode == WS_OP_PING ? WS_OP_PONG : WS_OP_CLOSE),
+				header.length, NULL);
+			memcpy(reply + reply_len, payload, (size_t)header.length);
+			result = echo_send(conn->fd, reply, reply_len + (size_t)header.length, 0);
+			if (opcode == WS_OP_CLOSE)
+				result = -1;
+		}
+	}
+	memmove(conn->buffer, conn->buffer + at, conn->used - at);
+	conn->used -= at;
+	return result;
+}
+
 /* Serves every complete head in the buffer; returns -1 when the connection must close. */
 static int serve_buffer(struct conn *conn)
 {
@@ -451,9 +645,13 @@ static int serve_buffer(struct conn *conn)
 		if (action == REPLY_CLOSE_AFTER || action == REPLY_CLOSE_SILENTLY)
 			return -1;
 		if (action == REPLY_UPGRADED) {
+			int one = 1;
+
+			/* An echo must not wait for the peer's ACK of the one before. */
+			setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			conn->state = CONN_UPGRADED;
-			conn->used = 0;
-			return 0;
+			conn->echo_left = 0;
+			return serve_frames(conn); /* frames may have come with the head */
 		}
 	}
 }
@@ -515,13 +713,12 @@ static int run_server(int port, int v6)
 			if (!fds[i + 1].revents)
 				continue;
 			got = recv(conn->fd, conn->buffer + conn->used, HEAD_MAX - conn->used, 0);
-			if (got <= 0)
+			if (got <= 0) {
 				drop = !(got < 0 && errno == EINTR);
-			else if (conn->state == CONN_UPGRADED)
-				conn->used = 0; /* frames after the 101 are not interpreted */
-			else {
+			} else {
 				conn->used += (size_t)got;
-				drop = serve_buffer(conn) < 0;
+				drop = (conn->state == CONN_UPGRADED ? serve_frames(conn) :
+								       serve_buffer(conn)) < 0;
 			}
 			if (drop) {
 				close(conn->fd);
@@ -872,6 +1069,77 @@ static int run_client(const char *host, const char *port_text, const char *scena
 	return status;
 }
 
+/* ---- timing, for load and echo ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Every sample is kept: percentiles are exact, and a run holds a few million at most. */
+struct latencies {
+	unsigned long long *ns;
+	size_t count, cap;
+};
+
+static void latencies_add(struct latencies *latencies, uint64_t start_ns)
+{
+	if (latencies->count == latencies->cap) {
+		size_t cap = latencies->cap ? latencies->cap * 2 : 65536;
+		unsigned long long *grown = realloc(latencies->ns, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		latencies->ns = grown;
+		latencies->cap = cap;
+	}
+	latencies->ns[latencies->count++] = now_ns() - start_ns;
+}
+
+static int compare_ull(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void latencies_sort(struct latencies *latencies)
+{
+	qsort(latencies->ns, latencies->count, sizeof(*latencies->ns), compare_ull);
+}
+
+/* After latencies_sort; 0 when there is no sample. */
+static unsigned long long latencies_percentile(const struct latencies *latencies, double fraction)
+{
+	size_t index;
+
+	if (!latencies->count)
+		return 0;
+	index = (size_t)(fraction * (double)(latencies->count - 1) + 0.5);
+	return latencies->ns[index];
+}
+
+/* xorshift64*: keys and masks need only look random, not be. */
+static uint64_t next_random(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed) || !seed)
+		seed = 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	return seed;
+}
+
 /* ---- load: handshakes at a fixed rate (make bench) ---- */
 
 /*
@@ -912,26 +1180,8 @@ struct load_conn {
 
 struct load_totals {
 	unsigned long long connections, attempts, plain, upgraded, rejected, wrong, errors, late;
-	unsigned long long *latency_us;
-	size_t latency_count, latency_cap;
+	struct latencies latencies;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64*: the keys need only look random, not be. */
-static uint64_t load_random(uint64_t *state)
-{
-	*state ^= *state >> 12;
-	*state ^= *state << 25;
-	*state ^= *state >> 27;
-	return *state * 0x2545F4914F6CDD1DULL;
-}
 
 static void load_request(const struct load_conn *conn, const char *port, char *out, size_t size)
 {
@@ -1000,26 +1250,12 @@ static int load_parse_answer(char *buffer, size_t used, int *status, size_t *hea
 	return 1;
 }
 
-static void load_record_latency(struct load_totals *totals, uint64_t start_ns)
-{
-	if (totals->latency_count == totals->latency_cap) {
-		size_t cap = totals->latency_cap ? totals->latency_cap * 2 : 65536;
-		unsigned long long *grown = realloc(totals->latency_us, cap * sizeof(*grown));
-
-		if (!grown)
-			return;
-		totals->latency_us = grown;
-		totals->latency_cap = cap;
-	}
-	totals->latency_us[totals->latency_count++] = (now_ns() - start_ns) / 1000;
-}
-
 static void load_finish(struct load_conn *conn, struct load_totals *totals, int error)
 {
 	if (error)
 		totals->errors++;
 	else
-		load_record_latency(totals, conn->start_ns);
+		latencies_add(&totals->latencies, conn->start_ns);
 	close(conn->fd);
 	conn->fd = -1;
 }
@@ -1083,7 +1319,7 @@ static int load_start(struct load_conn *conn, const struct sockaddr *addr, sockl
 		      enum load_kind kind, uint64_t *random_state)
 {
 	uint8_t nonce[16];
-	uint64_t a = load_random(random_state), b = load_random(random_state);
+	uint64_t a = next_random(random_state), b = next_random(random_state);
 	int one = 1;
 
 	conn->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1104,23 +1340,6 @@ static int load_start(struct load_conn *conn, const struct sockaddr *addr, sockl
 	conn->used = 0;
 	conn->start_ns = now_ns();
 	return 0;
-}
-
-static int compare_ull(const void *a, const void *b)
-{
-	unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static unsigned long long load_percentile(const struct load_totals *totals, double fraction)
-{
-	size_t index;
-
-	if (!totals->latency_count)
-		return 0;
-	index = (size_t)(fraction * (double)(totals->latency_count - 1) + 0.5);
-	return totals->latency_us[index];
 }
 
 static int run_load(const char *host, const char *port_text, const char *rate_text,
@@ -1148,9 +1367,7 @@ static int run_load(const char *host, const char *port_text, const char *rate_te
 	}
 	addr6.sin6_port = htons(port);
 	addr4.sin_port = htons(port);
-	if (getrandom(&random_state, sizeof(random_state), 0) != (ssize_t)sizeof(random_state) ||
-	    !random_state)
-		random_state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	random_state = random_seed();
 	for (i = 0; i < LOAD_INFLIGHT; i++)
 		conns[i].fd = -1;
 
@@ -1230,7 +1447,7 @@ static int run_load(const char *host, const char *port_text, const char *rate_te
 		}
 	}
 	now = now_ns();
-	qsort(totals.latency_us, totals.latency_count, sizeof(*totals.latency_us), compare_ull);
+	latencies_sort(&totals.latencies);
 	printf("{\"type\":\"load\",\"seconds\":%.3f,\"rate\":%.1f,\"connections\":%llu,"
 	       "\"attempts\":%llu,\"plain\":%llu,\"upgraded\":%llu,\"rejected\":%llu,"
 	       "\"wrong\":%llu,\"errors\":%llu,\"late\":%llu,\"p50_us\":%llu,\"p99_us\":%llu}\n",
@@ -1240,9 +1457,343 @@ static int run_load(const char *host, const char *port_text, const char *rate_te
 								       seconds),
 	       totals.connections, totals.attempts, totals.plain, totals.upgraded,
 	       totals.rejected, totals.wrong, totals.errors, totals.late,
-	       load_percentile(&totals, 0.5), load_percentile(&totals, 0.99));
-	free(totals.latency_us);
+	       latencies_percentile(&totals.latencies, 0.5) / 1000,
+	       latencies_percentile(&totals.latencies, 0.99) / 1000);
+	free(totals.latencies.ns);
 	return totals.errors || totals.wrong ? 1 : 0;
+}
+
+/* ---- echo: a closed loop of frames over upgraded connections (make bench) ---- */
+
+/*
+ * wspeer echo HOST PORT CONNS SECONDS [SIZE] upgrades CONNS connections (one
+ * after the other, each a valid handshake), then keeps one SIZE-byte text
+ * frame in flight on each: a frame goes out, masked as RFC 6455 5.3 asks of
+ * a client, and the next one leaves when its echo is back, for SECONDS. Each
+ * connection then sends a Close with 1000 and waits for the server's Close
+ * and its FIN. One JSON line: the messages echoed, their rate and round-trip
+ * percentiles, and the messages of each connection by its local port, so
+ * that a tracer's per-connection frame counts can be checked exactly.
+ * One thread and epoll: one in-flight frame per connection needs no more.
+ */
+#define ECHO_MAX_CONNS 4096
+#define ECHO_MAX_SIZE 65536 /* a bigger echo would fill socket buffers while we write */
+#define ECHO_DRAIN_NS (5ULL * 1000000000ULL)
+
+enum echo_state { ECHO_WAITING, ECHO_CLOSING, ECHO_CLOSED, ECHO_DONE };
+
+struct echo_conn {
+	int fd;
+	enum echo_state state;
+	int local_port;
+	unsigned long long messages;
+	uint64_t sent_ns;
+	size_t used, cap;
+	uint8_t *in;  /* what the server sent, not yet taken */
+	uint8_t *out; /* the frame being sent */
+};
+
+struct echo_run {
+	const uint8_t *payload;
+	size_t size;
+	uint64_t stop_ns, last_echo_ns, random_state;
+	unsigned long long messages, errors, closes;
+	struct latencies latencies;
+};
+
+static int echo_send_frame(struct echo_conn *conn, struct echo_run *run, uint8_t opcode,
+			   const uint8_t *payload, size_t len)
+{
+	uint64_t random = next_random(&run->random_state);
+	uint8_t mask[4];
+	size_t header_len;
+
+	memcpy(mask, &random, sizeof(mask));
+	header_len = frame_header_write(conn->out, WS_FIN | opcode, len, mask);
+	memcpy(conn->out + header_len, payload, len);
+	frame_mask(conn->out + header_len, len, mask, 0);
+	return write_all(conn->fd, (const char *)conn->out, header_len + len);
+}
+
+static void echo_finish(struct echo_conn *conn, struct echo_run *run, const char *error)
+{
+	if (error) {
+		fprintf(stderr, "wspeer: echo: port %d: %s\n", conn->local_port, error);
+		run->errors++;
+	} else {
+		run->closes++;
+	}
+	close(conn->fd);
+	conn->fd = -1;
+	conn->state = ECHO_DONE;
+}
+
+/* Sends the next message, or the Close once the time is up. */
+static void echo_next(struct echo_conn *conn, struct echo_run *run)
+{
+	static const uint8_t close_normal[2] = { WS_CLOSE_NORMAL >> 8, WS_CLOSE_NORMAL & 0xff };
+	int failed;
+
+	if (now_ns() < run->stop_ns) {
+		conn->sent_ns = now_ns();
+		failed = echo_send_frame(conn, run, WS_OP_TEXT, run->payload, run->size) < 0;
+	} else {
+		conn->state = ECHO_CLOSING;
+		failed = echo_send_frame(conn, run, WS_OP_CLOSE, close_normal, sizeof(close_normal)) < 0;
+	}
+	if (failed)
+		echo_finish(conn, run, strerror(errno));
+}
+
+/* Takes one whole frame from the server; NULL when it was what the loop expects. */
+static const char *echo_take_frame(struct echo_conn *conn, struct echo_run *run,
+				   const struct frame_header *header, const uint8_t *payload)
+{
+	uint8_t opcode = header->first & WS_OPCODE_MASK;
+
+	if (opcode == WS_OP_PING)
+		return echo_send_frame(conn, run, WS_OP_PONG, payload, (size_t)header->length) < 0 ?
+			       strerror(errno) :
+			       NULL;
+	if (opcode == WS_OP_PONG)
+		return NULL;
+	if (opcode == WS_OP_CLOSE) {
+		if (conn->state != ECHO_CLOSING)
+			return "the server sent a Close first";
+		if (header->length < 2 || (payload[0] << 8 | payload[1]) != WS_CLOSE_NORMAL)
+			return "the server's Close has no code 1000";
+		conn->state = ECHO_CLOSED;
+		return NULL;
+	}
+	if (header->first != (WS_FIN | WS_OP_TEXT) || conn->state != ECHO_WAITING)
+		return "a frame that is not the echo";
+	if (header->length != run->size || memcmp(payload, run->payload, run->size) != 0)
+		return "the echo differs from the message";
+	latencies_add(&run->latencies, conn->sent_ns);
+	run->last_echo_ns = now_ns();
+	conn->messages++;
+	run->messages++;
+	echo_next(conn, run);
+	return NULL;
+}
+
+static void echo_on_readable(struct echo_conn *conn, struct echo_run *run)
+{
+	const char *error = NULL;
+	size_t at = 0;
+	ssize_t got;
+
+	got = recv(conn->fd, conn->in + conn->used, conn->cap - conn->used, MSG_DONTWAIT);
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got <= 0) {
+		echo_finish(conn, run, got < 0 ? strerror(errno) :
+				       conn->state == ECHO_CLOSED ? NULL :
+								    "the server closed without a Close");
+		return;
+	}
+	conn->used += (size_t)got;
+	while (!error && conn->state != ECHO_DONE) {
+		struct frame_header header;
+
+		if (!frame_header_parse(conn->in + at, conn->used - at, &header))
+			break;
+		if (header.masked) {
+			error = "a masked frame from the server";
+			break;
+		}
+		if (header.length > conn->cap - header.size) {
+			error = "a frame longer than the message";
+			break;
+		}
+		if (conn->used - at < header.size + header.length)
+			break;
+		error = echo_take_frame(conn, run, &header, conn->in + at + header.size);
+		at += header.size + (size_t)header.length;
+	}
+	if (error) {
+		echo_finish(conn, run, error);
+		return;
+	}
+	memmove(conn->in, conn->in + at, conn->used - at);
+	conn->used -= at;
+}
+
+/* Connects and upgrades; leaves any bytes after the 101 in conn->in. */
+static const char *echo_upgrade(struct echo_conn *conn, const char *host, const char *port_text,
+				uint64_t *random_state)
+{
+	struct sockaddr_storage local;
+	socklen_t local_len = sizeof(local);
+	char key[32], request[512], accept[64], expected[29];
+	uint8_t nonce[16];
+	uint64_t a = next_random(random_state), b = next_random(random_state);
+	long content_length;
+	size_t head_len;
+	int status, got = 0;
+
+	conn->fd = connect_to(host, atoi(port_text));
+	if (conn->fd < 0)
+		return conn->fd == -2 ? "bad address" : strerror(errno);
+	if (getsockname(conn->fd, (struct sockaddr *)&local, &local_len) == 0)
+		conn->local_port = ntohs(local.ss_family == AF_INET6 ?
+						 ((struct sockaddr_in6 *)&local)->sin6_port :
+						 ((struct sockaddr_in *)&local)->sin_port);
+	memcpy(nonce, &a, 8);
+	memcpy(nonce + 8, &b, 8);
+	base64_encode(nonce, sizeof(nonce), key);
+	format_handshake(request, sizeof(request), "/ws", key, port_text);
+	if (write_all(conn->fd, request, strlen(request)) < 0)
+		return strerror(errno);
+	conn->used = 0;
+	while (got == 0) {
+		ssize_t n = recv(conn->fd, conn->in + conn->used, conn->cap - conn->used, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? strerror(errno) : "closed before the answer";
+		conn->used += (size_t)n;
+		got = load_parse_answer((char *)conn->in, conn->used, &status, &head_len,
+					&content_length, accept);
+	}
+	websocket_accept(key, expected);
+	if (got < 0 || status != 101 || strcmp(accept, expected) != 0)
+		return "no 101 with the right Sec-WebSocket-Accept";
+	memmove(conn->in, conn->in + head_len, conn->used - head_len);
+	conn->used -= head_len;
+	return NULL;
+}
+
+static int run_echo(const char *host, const char *port_text, const char *conns_text,
+		    const char *seconds_text, const char *size_text)
+{
+	struct echo_run run = { 0 };
+	struct echo_conn *conns = NULL;
+	struct epoll_event events[64];
+	uint8_t *payload = NULL;
+	long count = strtol(conns_text, NULL, 10), size = size_text ? strtol(size_text, NULL, 10) : 64;
+	double seconds = atof(seconds_text);
+	int port = atoi(port_text), epoll_fd = -1, live = 0, upgraded = 0, status = 3;
+	uint64_t start, deadline;
+	long i;
+
+	if (port <= 0 || port > 65535 || count <= 0 || count > ECHO_MAX_CONNS || seconds <= 0 ||
+	    size < 1 || size > ECHO_MAX_SIZE) {
+		fprintf(stderr, "wspeer: echo needs a port, 1 to %d connections, seconds above 0 "
+				"and a size of 1 to %d bytes\n",
+			ECHO_MAX_CONNS, ECHO_MAX_SIZE);
+		return 2;
+	}
+	conns = calloc((size_t)count, sizeof(*conns));
+	payload = malloc((size_t)size);
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (!conns || !payload || epoll_fd < 0) {
+		fprintf(stderr, "wspeer: echo: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	for (i = 0; i < size; i++)
+		payload[i] = (uint8_t)('a' + i % 26); /* a text frame must be UTF-8 */
+	run.payload = payload;
+	run.size = (size_t)size;
+	run.random_state = random_seed();
+
+	for (i = 0; i < count; i++) {
+		struct echo_conn *conn = &conns[i];
+		struct epoll_event event = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+		const char *error;
+
+		/* Room for one echo and a control frame, and for the 101's head. */
+		conn->cap = 2 * WS_HEADER_MAX + WS_CONTROL_MAX + (size_t)size;
+		if (conn->cap < 2048)
+			conn->cap = 2048;
+		conn->in = malloc(conn->cap);
+		conn->out = malloc(WS_HEADER_MAX + (size_t)size);
+		conn->state = ECHO_DONE;
+		conn->fd = -1;
+		if (!conn->in || !conn->out) {
+			fprintf(stderr, "wspeer: echo: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		error = echo_upgrade(conn, host, port_text, &run.random_state);
+		if (!error && epoll_ctl(epoll_fd, EPOLL_CTL_ADD, conn->fd, &event) < 0)
+			error = strerror(errno);
+		if (error) {
+			fprintf(stderr, "wspeer: echo: connection %ld: %s\n", i + 1, error);
+			run.errors++;
+			if (conn->fd >= 0)
+				close(conn->fd);
+			conn->fd = -1;
+			continue;
+		}
+		conn->state = ECHO_WAITING;
+		upgraded++;
+	}
+
+	start = now_ns();
+	run.stop_ns = start + (uint64_t)(seconds * 1e9);
+	run.last_echo_ns = start;
+	deadline = run.stop_ns + ECHO_DRAIN_NS;
+	for (i = 0; i < count; i++)
+		if (conns[i].state == ECHO_WAITING)
+			echo_next(&conns[i], &run);
+	for (;;) {
+		int ready, k;
+
+		live = 0;
+		for (i = 0; i < count; i++)
+			live += conns[i].state != ECHO_DONE;
+		if (!live || now_ns() > deadline)
+			break;
+		ready = epoll_wait(epoll_fd, events, (int)(sizeof(events) / sizeof(events[0])), 100);
+		if (ready < 0 && errno != EINTR) {
+			fprintf(stderr, "wspeer: epoll_wait: %s\n", strerror(errno));
+			goto cleanup;
+		}
+		for (k = 0; k < ready; k++) {
+			struct echo_conn *conn = &conns[events[k].data.u64];
+
+			if (conn->state != ECHO_DONE)
+				echo_on_readable(conn, &run);
+		}
+	}
+	for (i = 0; i < count; i++)
+		if (conns[i].state != ECHO_DONE)
+			echo_finish(&conns[i], &run,
+				    conns[i].state == ECHO_WAITING ? "no echo in time" :
+				    conns[i].state == ECHO_CLOSING ? "no Close from the server in time" :
+								     "no FIN after the Close in time");
+
+	latencies_sort(&run.latencies);
+	printf("{\"type\":\"echo\",\"conns\":%d,\"messages\":%llu,\"rate\":%.1f,\"p50_us\":%.1f,"
+	       "\"p99_us\":%.1f,\"errors\":%llu,\"seconds\":%.3f,\"size\":%ld,\"closes\":%llu,"
+	       "\"by_port\":{",
+	       upgraded, run.messages,
+	       run.last_echo_ns > start ? (double)run.messages * 1e9 / (double)(run.last_echo_ns - start) :
+					  0.0,
+	       (double)latencies_percentile(&run.latencies, 0.5) / 1e3,
+	       (double)latencies_percentile(&run.latencies, 0.99) / 1e3, run.errors,
+	       (double)(run.last_echo_ns - start) / 1e9, size, run.closes);
+	for (i = 0, live = 0; i < count; i++)
+		if (conns[i].local_port)
+			printf("%s\"%d\":%llu", live++ ? "," : "", conns[i].local_port,
+			       conns[i].messages);
+	printf("}}\n");
+	status = run.errors ? 1 : 0;
+cleanup:
+	if (conns)
+		for (i = 0; i < count; i++) {
+			if (conns[i].fd >= 0)
+				close(conns[i].fd);
+			free(conns[i].in);
+			free(conns[i].out);
+		}
+	if (epoll_fd >= 0)
+		close(epoll_fd);
+	free(conns);
+	free(payload);
+	free(run.latencies.ns);
+	return status;
 }
 
 static void usage(FILE *out)
@@ -1252,6 +1803,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: wspeer server PORT [--v6]\n"
 		     "       wspeer client HOST PORT SCENARIO\n"
 		     "       wspeer load HOST PORT RATE SECONDS   (handshake mix at RATE/s, JSON counts)\n"
+		     "       wspeer echo HOST PORT CONNS SECONDS [SIZE]\n"
+		     "                  (SIZE-byte text frames echoed in a closed loop, JSON rate)\n"
 		     "scenarios:\n");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		fprintf(out, "  %-11s %s\n", scenarios[i].name, scenarios[i].summary);
@@ -1273,6 +1826,8 @@ int main(int argc, char **argv)
 		return run_client(argv[2], argv[3], argv[4]);
 	if (argc == 6 && strcmp(argv[1], "load") == 0)
 		return run_load(argv[2], argv[3], argv[4], argv[5]);
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "echo") == 0)
+		return run_echo(argv[2], argv[3], argv[4], argv[5], argc == 7 ? argv[6] : NULL);
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
