@@ -1485,6 +1485,7 @@ enum echo_state { ECHO_WAITING, ECHO_CLOSING, ECHO_CLOSED, ECHO_DONE };
 struct echo_conn {
 	int fd;
 	enum echo_state state;
+	int upgraded;
 	int local_port;
 	unsigned long long messages;
 	uint64_t sent_ns;
@@ -1727,6 +1728,7 @@ static int run_echo(const char *host, const char *port_text, const char *conns_t
 			continue;
 		}
 		conn->state = ECHO_WAITING;
+		conn->upgraded = 1;
 		upgraded++;
 	}
 
@@ -1775,7 +1777,7 @@ static int run_echo(const char *host, const char *port_text, const char *conns_t
 	       (double)latencies_percentile(&run.latencies, 0.99) / 1e3, run.errors,
 	       (double)(run.last_echo_ns - start) / 1e9, size, run.closes);
 	for (i = 0, live = 0; i < count; i++)
-		if (conns[i].local_port)
+		if (conns[i].upgraded)
 			printf("%s\"%d\":%llu", live++ ? "," : "", conns[i].local_port,
 			       conns[i].messages);
 	printf("}}\n");
