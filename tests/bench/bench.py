@@ -12,6 +12,12 @@ script) runs in turn, in an order rotated every round, over several rounds:
   websocket  wspeer's server receiving a mix of good and bad handshakes at a
              fixed rate (wspeer load); wssnoop's verdict counts must equal
              what was sent, with nothing lost
+  echo       what following upgraded connections costs: wspeer's server
+             echoing 64-byte text frames on BENCH_ECHO_CONNS connections in a
+             closed loop (wspeer echo), untraced, with wssnoop (lifetime
+             tracking on, the default) and with wssnoop --no-lifetime; every
+             connection's lifetime record must carry Close 1000 and exact
+             frame counts
   micro      ns per unrelated socket read with a capture attached and not,
              and user-space parse+judge ns per head (tests/bench/*.c)
 
@@ -24,11 +30,16 @@ measured run). Every run is one JSON line in
 build/bench/runs.jsonl; the tables of medians go to stdout and to
 build/bench/results.md.
 
+The echo workload, closed-loop like wrk, gets its BPF ns per message the
+same way: from a second, BENCH_STATS_SECONDS long wspeer echo run with
+bpf_stats on.
+
 Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
-BENCH_STATS_SECONDS (2: the wrk run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
+BENCH_STATS_SECONDS (2: the wrk or echo run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
+BENCH_ECHO_SECONDS (4), BENCH_ECHO_CONNS (16),
 BENCH_ARMS (comma list, default all), BENCH_WORKLOADS (keepalive,close,
-websocket,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
+websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
 import datetime
@@ -64,6 +75,9 @@ SECONDS = env_num("BENCH_SECONDS", 5.0, float)
 WS_SECONDS = env_num("BENCH_WS_SECONDS", 4.0, float)
 WS_RATE = env_num("BENCH_WS_RATE", 5000)
 CONNS = env_num("BENCH_CONNS", 16)
+ECHO_SECONDS = env_num("BENCH_ECHO_SECONDS", 4.0, float)
+ECHO_CONNS = env_num("BENCH_ECHO_CONNS", 16)
+ECHO_SIZE = 64  # wspeer echo's default frame size
 SERVER_CPU = env_num("BENCH_SERVER_CPU", 1)
 CLIENT_CPU = env_num("BENCH_CLIENT_CPU", 0)
 PORT = env_num("BENCH_PORT", 18480)
@@ -73,7 +87,9 @@ STATS_SECONDS = env_num("BENCH_STATS_SECONDS", 2)
 STOP_TIMEOUT = env_num("BENCH_STOP_TIMEOUT", 10.0, float)
 
 ALL_ARMS = ["none", "wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port",
-            "tcpdump", "bpftrace"]
+            "tcpdump", "bpftrace", "wssnoop-nolife"]
+# --no-lifetime changes nothing before an upgrade: only the echo workload runs it.
+LIFETIME_ONLY_ARMS = {"wssnoop-nolife"}
 ARM_TEXT = {
     "none": "no tracer",
     "wssnoop-other": "wssnoop, another port",
@@ -82,10 +98,13 @@ ARM_TEXT = {
     "syscall-port": "wssnoop --capture syscall, served port",
     "tcpdump": "tcpdump -i lo -s 256 -w",
     "bpftrace": "bpftrace, 200 B of each recvfrom/writev",
+    "wssnoop-nolife": "wssnoop --no-lifetime, served port",
 }
 ARMS = [a for a in os.environ.get("BENCH_ARMS", ",".join(ALL_ARMS)).split(",") if a]
-WORKLOADS = [w for w in os.environ.get("BENCH_WORKLOADS", "keepalive,close,websocket,micro").split(",") if w]
+WORKLOADS = [w for w in os.environ.get("BENCH_WORKLOADS", "keepalive,close,websocket,echo,micro").split(",") if w]
+NGINX_ARMS = [a for a in ARMS if a not in LIFETIME_ONLY_ARMS]
 WS_ARMS = [a for a in ["none", "wssnoop-port", "syscall-port"] if a in ARMS]
+ECHO_ARMS = [a for a in ["none", "wssnoop-port", "wssnoop-nolife"] if a in ARMS]
 MICRO_ARMS = [a for a in ["none", "wssnoop-other", "syscall-other"] if a in ARMS]
 
 # Indices in wssnoop's per-CPU counters map (enum ws_counter in bpf/wssnoop.h).
@@ -221,10 +240,12 @@ class Tracer:
 
     def command(self):
         if self.arm.startswith(("wssnoop-", "syscall-")):
-            watch = self.port if self.arm.endswith("-port") else OTHER_PORT
+            watch = OTHER_PORT if self.arm.endswith("-other") else self.port
             cmd = [WSSNOOP, "-p", str(watch), "-j"]
             if self.arm.startswith("syscall-"):
                 cmd += ["--capture", "syscall"]
+            if self.arm == "wssnoop-nolife":
+                cmd += ["--no-lifetime"]
             return cmd, "wssnoop: tracing", self.err_path
         if self.arm == "tcpdump":
             return (["tcpdump", "-i", "lo", "-s", "256", "-Z", "root", "-w", self.pcap,
@@ -562,6 +583,107 @@ def websocket_run(arm, round_no):
         f" cpu {entry.get('cpu_s', 0):.2f}s stop {entry.get('stop_s')}s")
 
 
+def echo_load(seconds):
+    """One wspeer echo run, pinned: its JSON line."""
+    done = subprocess.run(["taskset", "-c", str(CLIENT_CPU), WSPEER, "echo", "127.0.0.1", str(WS_PORT),
+                           str(ECHO_CONNS), f"{seconds:g}", str(ECHO_SIZE)],
+                          capture_output=True, text=True, timeout=seconds + 60)
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"wspeer echo printed nothing (exit {done.returncode}): {done.stderr[-500:]}")
+    return json.loads(lines[-1])
+
+
+def lifetime_check(path, loads):
+    """wssnoop's lifetime records against what wspeer echo did, connection by connection
+    (found by the client's port): closed, Close 1000, and frames each way = messages + the
+    Close. Returns (records, exact, what differs)."""
+    expected = sorted((int(port), messages + 1) for load in loads for port, messages in load["by_port"].items())
+    records, problems = [], []
+    with open(path, errors="replace") as f:
+        for line in f:
+            if not line.startswith('{"type":"lifetime"'):
+                continue
+            r = json.loads(line)
+            records.append(r)
+            if r.get("state") != "closed" or r.get("close_code") != 1000:
+                problems.append(f":{r.get('rport')} state {r.get('state')} close_code {r.get('close_code')}")
+    for key in ("frames_in", "frames_out"):
+        seen = sorted((r.get("rport"), r.get(key)) for r in records)
+        if seen != expected:
+            missing, extra = sorted(set(expected) - set(seen)), sorted(set(seen) - set(expected))
+            problems.append(f"{key}: expected (port, frames) {missing[:3]}, seen {extra[:3]}"
+                            f" ({len(seen)} records for {len(expected)} connections)")
+    return len(records), not problems, problems
+
+
+def echo_run(arm, round_no):
+    """One wspeer echo run with bpf_stats off (a closed loop: its accounting would slow the
+    measured run), then a shorter one with it on for the BPF run time per message."""
+    tag = f"echo-{arm}-r{round_no}"
+    server = subprocess.Popen(["taskset", "-c", str(SERVER_CPU), WSPEER, "server", str(WS_PORT)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(WS_PORT)
+        time.sleep(0.1)
+        tracer = Tracer(arm, tag, WS_PORT)
+        tracer.start()
+        foreign = foreign_bpf(tracer.prog_ids)
+        before = tracer.sample()
+        echo = echo_load(ECHO_SECONDS)
+        after = tracer.sample()
+        entry = {"workload": "echo", "arm": arm, "round": round_no, "echo": echo, "rate": echo["rate"],
+                 **tracer.window(before, after), "foreign_bpf": foreign}
+        loads = [echo]
+        if tracer.prog_ids and STATS_SECONDS > 0:
+            set_bpf_stats(True)
+            try:
+                before = tracer.sample()
+                stats = echo_load(STATS_SECONDS)
+                after = tracer.sample()
+                # The switch is the whole machine's: anyone else profiling may turn it off.
+                held = open("/proc/sys/kernel/bpf_stats_enabled").read().strip() == "1"
+            finally:
+                set_bpf_stats(False)
+            loads.append(stats)
+            if held:
+                entry["bpf_requests"] = stats["messages"]
+                entry.update(tracer.bpf_window(before, after))
+            else:
+                log(f"round {round_no} echo {arm}: kernel.bpf_stats_enabled was turned off during the run;"
+                    " no BPF figure")
+        time.sleep(0.3)  # the last closes reach the ring buffer
+        stopped = tracer.stop()
+    finally:
+        server.kill()
+        server.wait()
+    entry.update(stop_s=stopped.get("stop_s"), killed=stopped.get("killed"),
+                 echo_errors=sum(load["errors"] for load in loads))
+    conns = sum(load["conns"] for load in loads)
+    summary = stopped.get("summary")
+    problems = [f"wspeer echo: {entry['echo_errors']} errors"] if entry["echo_errors"] else []
+    if summary:
+        entry["summary_lost"] = summary["events_lost"]
+        entry["upgraded"] = summary["upgraded"]
+        if summary["upgraded"] != conns or summary["events_lost"]:
+            problems.append(f"summary: {summary['upgraded']} upgraded of {conns}, {summary['events_lost']} lost")
+        records, exact, found = lifetime_check(tracer.out_path, loads)
+        entry["lifetimes"] = records
+        if arm == "wssnoop-nolife":
+            exact, found = records == 0, [f"{records} lifetime records under --no-lifetime"] if records else []
+        problems += found
+        entry["exact"] = exact and not problems
+    elif arm != "none":
+        problems.append("no summary line")
+        entry["exact"] = False
+    entry["problems"] = problems
+    record(entry)
+    log(f"round {round_no} echo      {arm:14} {echo['rate']:9.0f} msg/s p50 {echo['p50_us']:.0f} µs"
+        f" cpu {entry.get('cpu_s', 0):.2f}s bpf {bpf_per(entry, 'bpf_requests')} ns/msg"
+        + (f" lifetimes {entry.get('lifetimes')}/{conns} exact {entry.get('exact')} stop {entry.get('stop_s')}s"
+           if arm != "none" else "") + (f" ({'; '.join(problems)})" if problems else ""))
+
+
 def micro_run(arm, round_no):
     tracer = Tracer(arm, f"micro-{arm}-r{round_no}", OTHER_PORT)
     tracer.start()
@@ -598,8 +720,8 @@ def runs_of(workload, arm):
     return [r for r in RUNS if r["workload"] == workload and r["arm"] == arm]
 
 
-def ratio_by_round(workload, arm, key="rps"):
-    base = {r["round"]: r[key] for r in runs_of(workload, "none")}
+def ratio_by_round(workload, arm, key="rps", base_arm="none"):
+    base = {r["round"]: r[key] for r in runs_of(workload, base_arm)}
     return [r[key] / base[r["round"]] for r in runs_of(workload, arm) if base.get(r["round"])]
 
 
@@ -654,6 +776,50 @@ def websocket_table():
                   "tracer CPU s", "peak RSS MiB", "BPF ns/handshake", "exit s"], rows)
 
 
+def echo_table():
+    rows = []
+    for arm in ECHO_ARMS:
+        runs = runs_of("echo", arm)
+        if not runs:
+            continue
+        rates = [r["rate"] for r in runs]
+        med = median(rates)
+        spread = (max(rates) - min(rates)) / 2 / med * 100 if med else None
+        exact = [r.get("exact") for r in runs if "exact" in r]
+        lost = [r.get("summary_lost") for r in runs if r.get("summary_lost") is not None]
+        bpf = [r["bpf_ns"] / r["bpf_requests"] for r in runs if "bpf_ns" in r and r.get("bpf_requests")]
+        rss = median([r.get("rss_kib") for r in runs])
+        rows.append([
+            ARM_TEXT[arm], fmt(med), fmt(median(ratio_by_round("echo", arm, "rate")), ".3f") if arm != "none" else "1",
+            fmt(median(ratio_by_round("echo", arm, "rate", "wssnoop-nolife")), ".3f")
+            if arm == "wssnoop-port" and runs_of("echo", "wssnoop-nolife") else "—",
+            f"±{spread:.1f} %" if spread is not None else "—",
+            fmt(median([r["echo"]["p50_us"] for r in runs]), ".1f"), fmt(median([r["echo"]["p99_us"] for r in runs]), ".1f"),
+            fmt(median([r.get("cpu_s") for r in runs]), ".2f"), fmt(rss and rss / 1024, ".1f"),
+            fmt(sum(lost), "d") if lost else "—", fmt(median(bpf)),
+            f"{sum(1 for e in exact if e)}/{len(exact)}" if exact else "—",
+            fmt(median([r.get("stop_s") for r in runs]), ".1f") if arm != "none" else "—",
+        ])
+    return table(["arm", "messages/s", "× untraced", "× --no-lifetime", "spread", "p50 µs", "p99 µs",
+                  "tracer CPU s", "peak RSS MiB", "lost", "BPF ns/message", "counts exact", "exit s"], rows)
+
+
+def lifetime_cost_text():
+    """One sentence: what lifetime tracking adds, from the medians of both wssnoop arms."""
+    def bpf(arm):
+        return median([r["bpf_ns"] / r["bpf_requests"] for r in runs_of("echo", arm)
+                       if "bpf_ns" in r and r.get("bpf_requests")])
+    on, off = bpf("wssnoop-port"), bpf("wssnoop-nolife")
+    ratio = median(ratio_by_round("echo", "wssnoop-port", "rate", "wssnoop-nolife"))
+    cpu_on = median([r.get("cpu_s") for r in runs_of("echo", "wssnoop-port")])
+    cpu_off = median([r.get("cpu_s") for r in runs_of("echo", "wssnoop-nolife")])
+    if on is None or off is None:
+        return None
+    return (f"Lifetime tracking costs {on - off:+.0f} ns of BPF run time per message ({on:.0f} against "
+            f"{off:.0f} with --no-lifetime), messages/s × {fmt(ratio, '.3f')} of --no-lifetime's, and "
+            f"tracer CPU {fmt(cpu_on, '.2f')} s against {fmt(cpu_off, '.2f')} s.")
+
+
 def syscall_table():
     rows = []
     keys = ["recvfrom_eagain_ns", "read_eagain_ns", "recvfrom_peek64_ns"]
@@ -670,10 +836,10 @@ def syscall_table():
     return table(["arm", "recvfrom, empty (EAGAIN)", "read, empty (EAGAIN)", "recvfrom MSG_PEEK 64 B"], rows)
 
 
-def per_program_table(workload):
+def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port", "bpftrace")):
     """ns per run and runs per request of each program, for the arms that watch the port."""
     rows = []
-    for arm in ("wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port", "bpftrace"):
+    for arm in arms:
         runs = [r for r in runs_of(workload, arm) if r.get("bpf_per_prog")]
         if not runs:
             continue
@@ -771,6 +937,23 @@ def report(started, parse, load_before, load_after):
                   "6 of 10 upgraded, 4 rejected)", "", websocket_table(),
                   "", "counts exact: wssnoop's summary has attempts, upgraded and rejected equal to what "
                   "wspeer load sent and got, and events_lost 0. exit s: time from SIGINT to exit."]
+    if any(r["workload"] == "echo" for r in RUNS):
+        parts += ["", "## WebSocket echo (lifetime tracking)", "",
+                  f"wspeer echo: {ECHO_CONNS} upgraded connections, each with one {ECHO_SIZE}-byte text "
+                  f"frame in flight (closed loop, {ECHO_SECONDS:g} s, client on CPU {CLIENT_CPU}), echoed by "
+                  f"wspeer's server on CPU {SERVER_CPU}, then a Close 1000 each; messages/s, latency and CPU "
+                  f"from that run with kernel.bpf_stats_enabled=0, BPF ns/message from a following "
+                  f"{STATS_SECONDS} s run with it on.", "", echo_table(), "",
+                  "× --no-lifetime: messages/s over the --no-lifetime arm's, median of per-round ratios. "
+                  "counts exact: every connection of both runs upgraded, nothing lost, and (lifetime on) "
+                  "one closed lifetime record per connection with close_code 1000 and frames_in = "
+                  "frames_out = messages + 1 (the Close) exactly, or (--no-lifetime) no lifetime record."]
+        cost = lifetime_cost_text()
+        if cost:
+            parts += ["", cost]
+        if any(r["workload"] == "echo" and r.get("bpf_per_prog") for r in RUNS):
+            parts += ["", "## BPF programs, WebSocket echo (runs/req: per message)", "",
+                      per_program_table("echo", ("wssnoop-port", "wssnoop-nolife"))]
     if any(r["workload"] == "keepalive" and r.get("bpf_per_prog") for r in RUNS):
         parts += ["", "## BPF programs, nginx keep-alive", "", per_program_table("keepalive")]
     if any(r["workload"] == "syscall_cost" for r in RUNS):
@@ -810,7 +993,7 @@ def main():
             for workload in nginx_wl:
                 run_wrk(workload, 2)
             for round_no in range(1, ROUNDS + 1):
-                for arm in rotated(ARMS, round_no):
+                for arm in rotated(NGINX_ARMS, round_no):
                     for workload in nginx_wl:
                         nginx_run(nginx, arm, workload, round_no)
             nginx.stop()
@@ -818,6 +1001,10 @@ def main():
             for round_no in range(1, ROUNDS + 1):
                 for arm in rotated(WS_ARMS, round_no):
                     websocket_run(arm, round_no)
+        if "echo" in WORKLOADS and ECHO_ARMS:
+            for round_no in range(1, ROUNDS + 1):
+                for arm in rotated(ECHO_ARMS, round_no):
+                    echo_run(arm, round_no)
         if "micro" in WORKLOADS:
             for round_no in range(1, ROUNDS + 1):
                 for arm in rotated(MICRO_ARMS, round_no):
