@@ -31,7 +31,7 @@ scripts/install-deps.sh bench
 make --no-print-directory all build/wspeer
 mkdir -p build/bench
 CC=${CC:-cc}
-for prog in parse_judge syscall_cost; do
+for prog in parse_judge syscall_cost event_path; do
 	src=tests/bench/$prog.c
 	if [ ! build/bench/$prog -nt $src ] || [ ! build/bench/$prog -nt build/libwssnoop.a ]; then
 		printf '  %-8s %s\n' CC build/bench/$prog

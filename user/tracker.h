@@ -16,7 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "bpf/wssnoop.h"
+/* Relative to this header: a program built with -Iuser alone (the
+ * micro-benchmarks of scripts/bench.sh) finds it too. */
+#include "../bpf/wssnoop.h"
 
 /* What is known about a connection: addresses and its owning process. */
 struct conn_meta {
