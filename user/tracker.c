@@ -6,7 +6,8 @@
  * buffer of the sample budget with a bitmap of the bytes seen, placed by
  * sequence number relative to where the head started. Buffers exist only
  * while a head is incomplete, so an idle keep-alive connection costs the
- * table entry alone.
+ * table entry alone. Most heads arrive whole in one segment: those are read
+ * straight from the record, and no buffer is made for them at all.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,10 @@ struct conn {
 	struct conn *hash_next;
 	struct conn *lru_prev, *lru_next; /* most recent at the head */
 	struct head_asm dir[2];
+	/* A ring, oldest at pending_head: an answer takes the oldest without
+	 * moving the others. */
 	struct pending pending[PENDING_MAX];
-	unsigned n_pending;
+	unsigned pending_head, n_pending;
 	unsigned requests; /* request heads seen, for request_index */
 	uint64_t last_ns;
 	bool seen_in, seen_out;
@@ -64,7 +67,13 @@ struct tracker {
 	size_t n_buckets; /* a power of two */
 	struct conn *lru_head, *lru_tail;
 	struct tracker_stats stats;
-	uint64_t now_ns; /* latest event time seen */
+	uint64_t now_ns;    /* latest event time seen */
+	uint64_t latest_ts; /* latest event time: no time stored is later */
+	/* No timeout or idle limit falls due before this: a tick that comes
+	 * earlier has nothing to do and returns at once, instead of visiting
+	 * every connection on every wakeup. A lower bound, lowered whenever a
+	 * time is stored, recomputed by each full pass. */
+	uint64_t next_due_ns;
 };
 
 static size_t bucket_of(const struct tracker *t, uint64_t cookie)
@@ -73,6 +82,20 @@ static size_t bucket_of(const struct tracker *t, uint64_t cookie)
 	cookie *= 0xff51afd7ed558ccdULL;
 	cookie ^= cookie >> 33;
 	return cookie & (t->n_buckets - 1);
+}
+
+/* When something stored at time ts falls due after span (saturated). */
+static uint64_t due_after(uint64_t ts, uint64_t span)
+{
+	return ts > UINT64_MAX - span ? UINT64_MAX : ts + span;
+}
+
+static void note_time(struct tracker *t, uint64_t ts, uint64_t span)
+{
+	uint64_t due = due_after(ts, span);
+
+	if (due < t->next_due_ns)
+		t->next_due_ns = due;
 }
 
 struct tracker *tracker_new(const struct tracker_opts *opts)
@@ -92,6 +115,7 @@ struct tracker *tracker_new(const struct tracker_opts *opts)
 		free(t);
 		return NULL;
 	}
+	t->next_due_ns = UINT64_MAX;
 	return t;
 }
 
@@ -123,9 +147,11 @@ static void lru_push_front(struct tracker *t, struct conn *c)
  * the bytes sampled after the head (a body, frames) are recognised. */
 static void asm_release(struct head_asm *a)
 {
-	free(a->buf);
-	free(a->seen);
-	a->buf = a->seen = NULL;
+	if (a->buf || a->seen) {
+		free(a->buf);
+		free(a->seen);
+		a->buf = a->seen = NULL;
+	}
 	a->active = false;
 	a->contig = a->used = 0;
 }
@@ -153,10 +179,16 @@ static void report(struct tracker *t, struct conn *c, struct pending *p, enum ex
 		t->opts.on_exchange(t->opts.ctx, &x);
 }
 
+/* The i-th request waiting on a connection, oldest first. */
+static struct pending *pending_at(struct conn *c, unsigned i)
+{
+	return &c->pending[(c->pending_head + i) % PENDING_MAX];
+}
+
 static void pending_pop(struct conn *c)
 {
-	free(c->pending[0].request);
-	memmove(&c->pending[0], &c->pending[1], sizeof(c->pending[0]) * (c->n_pending - 1));
+	free(pending_at(c, 0)->request);
+	c->pending_head = (c->pending_head + 1) % PENDING_MAX;
 	c->n_pending--;
 }
 
@@ -164,8 +196,10 @@ static void pending_pop(struct conn *c)
 static void pending_finish(struct tracker *t, struct conn *c, enum exchange_end end, uint64_t ns)
 {
 	while (c->n_pending) {
-		if (!c->pending[0].reported)
-			report(t, c, &c->pending[0], end, NULL, 0, false, ns);
+		struct pending *p = pending_at(c, 0);
+
+		if (!p->reported)
+			report(t, c, p, end, NULL, 0, false, ns);
 		pending_pop(c);
 	}
 }
@@ -182,7 +216,7 @@ static void conn_free(struct tracker *t, struct conn *c)
 	asm_release(&c->dir[0]);
 	asm_release(&c->dir[1]);
 	for (unsigned i = 0; i < c->n_pending; i++)
-		free(c->pending[i].request);
+		free(pending_at(c, i)->request);
 	free(c->upgrade_request);
 	free(c);
 	t->stats.conns--;
@@ -203,8 +237,10 @@ static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 	size_t b;
 
 	if (c) {
-		lru_unlink(t, c);
-		lru_push_front(t, c);
+		if (c != t->lru_head) {
+			lru_unlink(t, c);
+			lru_push_front(t, c);
+		}
 		return c;
 	}
 	if (t->stats.conns >= t->opts.max_conns && t->lru_tail) {
@@ -229,45 +265,78 @@ static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 	return c;
 }
 
-static bool asm_start(struct head_asm *a, uint32_t seq, uint64_t ts, bool first)
+/* A new head's window starts at seq; no buffer yet. */
+static void asm_begin(struct head_asm *a, uint32_t seq, uint64_t ts, bool first)
 {
 	asm_release(a);
+	a->base = seq;
+	a->ts = ts;
+	a->first = first;
+	a->window = true;
+}
+
+static bool asm_alloc(struct head_asm *a)
+{
 	a->buf = malloc(a->cap);
 	a->seen = calloc((a->cap + 7) / 8, 1);
 	if (!a->buf || !a->seen) {
 		asm_release(a);
 		return false;
 	}
-	a->base = seq;
-	a->ts = ts;
-	a->first = first;
 	a->active = true;
-	a->window = true;
 	return true;
+}
+
+/* Mark bytes [from, to) of the window seen: whole bitmap bytes at once. */
+static void seen_set(uint8_t *seen, uint32_t from, uint32_t to)
+{
+	for (; from < to && (from & 7); from++)
+		seen[from / 8] |= (uint8_t)(1u << (from % 8));
+	if (to - from >= 8) {
+		memset(seen + from / 8, 0xff, (to - from) / 8);
+		from += (to - from) & ~7u;
+	}
+	for (; from < to; from++)
+		seen[from / 8] |= (uint8_t)(1u << (from % 8));
+}
+
+static bool seen_has(const uint8_t *seen, uint32_t i)
+{
+	return seen[i / 8] & (1u << (i % 8));
 }
 
 /* Place bytes by sequence number; false if none of them fit. */
 static bool asm_place(struct head_asm *a, uint32_t seq, const uint8_t *data, uint32_t n)
 {
 	uint32_t off = seq - a->base; /* wraps to a huge value before base */
-	uint32_t i;
 
 	if (off >= a->cap)
 		return false;
 	if (n > a->cap - off)
 		n = a->cap - off;
 	memcpy(a->buf + off, data, n);
-	for (i = off; i < off + n; i++)
-		a->seen[i / 8] |= (uint8_t)(1u << (i % 8));
-	while (a->contig < a->cap && (a->seen[a->contig / 8] & (1u << (a->contig % 8))))
-		a->contig++;
+	seen_set(a->seen, off, off + n);
+	while (a->contig < a->cap) {
+		if (!(a->contig & 7) && a->cap - a->contig >= 8 && a->seen[a->contig / 8] == 0xff)
+			a->contig += 8;
+		else if (seen_has(a->seen, a->contig))
+			a->contig++;
+		else
+			break;
+	}
 	return true;
 }
 
 static bool has_gap(const struct head_asm *a)
 {
-	for (uint32_t i = a->contig; i < a->cap; i++)
-		if (a->seen[i / 8] & (1u << (i % 8)))
+	uint32_t i = a->contig;
+
+	for (; i < a->cap && (i & 7); i++)
+		if (seen_has(a->seen, i))
+			return true;
+	/* Bits past cap are never set: whole bytes can be tested to the end. */
+	for (; i < a->cap; i += 8)
+		if (a->seen[i / 8])
 			return true;
 	return false;
 }
@@ -285,12 +354,13 @@ static void request_complete(struct tracker *t, struct conn *c, const uint8_t *h
 	c->requests++;
 	if (c->n_pending == PENDING_MAX) {
 		/* A client pipelining more than we keep: the oldest waits longest. */
-		if (!c->pending[0].reported)
-			report(t, c, &c->pending[0], EXCHANGE_NO_RESPONSE, NULL, 0, false, t->now_ns);
+		p = pending_at(c, 0);
+		if (!p->reported)
+			report(t, c, p, EXCHANGE_NO_RESPONSE, NULL, 0, false, t->now_ns);
 		pending_pop(c);
 		t->stats.pending_dropped++;
 	}
-	p = &c->pending[c->n_pending];
+	p = pending_at(c, c->n_pending);
 	memset(p, 0, sizeof(*p));
 	p->request = malloc(len ? len : 1);
 	if (!p->request)
@@ -303,6 +373,7 @@ static void request_complete(struct tracker *t, struct conn *c, const uint8_t *h
 	p->ts = ts;
 	p->index = c->requests;
 	c->n_pending++;
+	note_time(t, ts, t->opts.timeout_ns);
 }
 
 /* An interim answer (100 Continue, 103 Early Hints) is not the answer. */
@@ -347,6 +418,8 @@ static bool switching_protocols(const uint8_t *head, size_t len)
 static void answer_complete(struct tracker *t, struct conn *c, const uint8_t *head, size_t len, bool truncated,
 			    uint64_t ts)
 {
+	struct pending *p;
+
 	t->stats.answers++;
 	if (interim_answer(head, len))
 		return;
@@ -354,17 +427,18 @@ static void answer_complete(struct tracker *t, struct conn *c, const uint8_t *he
 		t->stats.unmatched++;
 		return;
 	}
-	if (c->pending[0].reported)
+	p = pending_at(c, 0);
+	if (p->reported)
 		t->stats.late_answers++;
 	else
-		report(t, c, &c->pending[0], EXCHANGE_ANSWERED, head, len, truncated, ts);
+		report(t, c, p, EXCHANGE_ANSWERED, head, len, truncated, ts);
 	if (switching_protocols(head, len) && !c->upgraded) {
 		c->upgraded = true;
 		c->upgraded_ns = ts;
-		c->upgrade_index = c->pending[0].index;
-		c->upgrade_request = c->pending[0].request; /* kept: the lifetime report names it */
-		c->upgrade_request_len = c->pending[0].request_len;
-		c->pending[0].request = NULL;
+		c->upgrade_index = p->index;
+		c->upgrade_request = p->request; /* kept: the lifetime report names it */
+		c->upgrade_request_len = p->request_len;
+		p->request = NULL;
 		t->stats.upgraded++;
 	}
 	pending_pop(c);
@@ -379,42 +453,55 @@ static void head_complete(struct tracker *t, struct conn *c, int dir, const uint
 		answer_complete(t, c, head, len, truncated, ts);
 }
 
-/* Turn what is contiguous into heads: several when requests are pipelined. */
-static void asm_drain(struct tracker *t, struct conn *c, int dir)
+/*
+ * Turn the bytes [*used, contig) of a head's window into heads: several when
+ * requests are pipelined. buf holds the window from its start, cap its
+ * budget. Returns true when what is left must wait for more segments, false
+ * when the window is done with.
+ */
+static bool drain_window(struct tracker *t, struct conn *c, int dir, const uint8_t *buf, uint32_t contig,
+			 uint32_t cap, bool window_first, uint64_t ts, uint32_t *used)
 {
-	struct head_asm *a = &c->dir[dir];
 	enum stream_kind want = dir == WS_DIR_IN ? STREAM_HTTP_REQUEST : STREAM_HTTP_RESPONSE;
 
-	while (a->active && a->used < a->contig) {
-		const uint8_t *p = a->buf + a->used;
-		size_t avail = a->contig - a->used;
-		bool first = a->first && a->used == 0;
-		bool full = a->contig == a->cap;
+	while (*used < contig) {
+		const uint8_t *p = buf + *used;
+		size_t avail = contig - *used;
+		bool first = window_first && *used == 0;
+		bool full = contig == cap;
 		enum stream_kind kind = http_classify_start(p, avail);
 		size_t head_len;
 
 		if (kind == STREAM_NEED_MORE && !full)
-			return;
+			return true;
 		if (kind != want) {
 			/* The first bytes of a connection are judged whatever they
 			 * are (TLS, HTTP/2, garbage); later ones are a body or frames. */
 			if (first)
-				head_complete(t, c, dir, p, avail, false, false, true, a->ts);
-			asm_release(a);
-			return;
+				head_complete(t, c, dir, p, avail, false, false, true, ts);
+			return false;
 		}
 		if (http_find_head_end(p, avail, &head_len)) {
-			head_complete(t, c, dir, p, head_len, false, false, first, a->ts);
-			a->used += head_len;
-			if (a->used == a->contig)
-				asm_release(a);
+			head_complete(t, c, dir, p, head_len, false, false, first, ts);
+			*used += (uint32_t)head_len;
 			continue;
 		}
 		if (!full)
-			return;
-		head_complete(t, c, dir, p, avail, true, false, first, a->ts);
-		asm_release(a);
+			return true;
+		head_complete(t, c, dir, p, avail, true, false, first, ts);
+		return false;
 	}
+	return false;
+}
+
+static void asm_drain(struct tracker *t, struct conn *c, int dir)
+{
+	struct head_asm *a = &c->dir[dir];
+
+	if (!a->active || a->used >= a->contig)
+		return;
+	if (!drain_window(t, c, dir, a->buf, a->contig, a->cap, a->first, a->ts, &a->used))
+		asm_release(a);
 }
 
 /* A new head starts while the last one is incomplete: report what we have. */
@@ -456,6 +543,29 @@ static void meta_update(struct conn *c, const struct ws_event *ev)
 	}
 }
 
+/*
+ * The segment that starts a new head's window. Heads that lie whole in it
+ * are read from the record itself; only a head still incomplete at its end
+ * is copied into a buffer, to wait for the segments that follow.
+ */
+static void head_start(struct tracker *t, struct conn *c, int dir, const struct ws_event *ev)
+{
+	struct head_asm *a = &c->dir[dir];
+	uint32_t n = ev->sample_len < a->cap ? ev->sample_len : a->cap;
+	uint32_t used = 0;
+
+	if (!drain_window(t, c, dir, ev->data, n, a->cap, a->first, a->ts, &used))
+		return;
+	if (!asm_alloc(a))
+		return;
+	memcpy(a->buf, ev->data, n);
+	seen_set(a->seen, 0, n);
+	a->contig = n;
+	a->used = used;
+	if (dir == WS_DIR_IN)
+		note_time(t, a->ts, t->opts.timeout_ns);
+}
+
 static void data_event(struct tracker *t, struct conn *c, const struct ws_event *ev)
 {
 	int dir = ev->dir & 1;
@@ -477,8 +587,18 @@ static void data_event(struct tracker *t, struct conn *c, const struct ws_event 
 			return;
 		if (!(a->active && ev->seq == a->base)) {
 			asm_abandon(t, c, dir);
-			if (!asm_start(a, ev->seq, ev->ts_ns, !*seen))
+			asm_begin(a, ev->seq, ev->ts_ns, !*seen);
+			*seen = true;
+			/* A window of no bytes places nothing: the buffered path
+			 * below counts it, as for any segment that fits nowhere. */
+			if (a->cap) {
+				head_start(t, c, dir, ev);
 				return;
+			}
+			if (!asm_alloc(a))
+				return;
+			if (dir == WS_DIR_IN)
+				note_time(t, a->ts, t->opts.timeout_ns);
 		}
 	} else if (!a->active) {
 		/* Sampled after a complete head within its window: a body or
@@ -503,6 +623,8 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 		return;
 	if (ev->ts_ns > t->now_ns)
 		t->now_ns = ev->ts_ns;
+	if (ev->ts_ns > t->latest_ts)
+		t->latest_ts = ev->ts_ns;
 	if (ev->type == WS_EV_CLOSE) {
 		c = conn_find(t, ev->cookie);
 		if (c) {
@@ -522,43 +644,84 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 	if (!c)
 		return;
 	c->last_ns = ev->ts_ns;
+	if (t->opts.idle_ns)
+		note_time(t, c->last_ns, t->opts.idle_ns);
 	meta_update(c, ev);
 	if (ev->type == WS_EV_DATA)
 		data_event(t, c, ev);
 }
 
+/* One connection's timeouts and idle limit at now_ns; true if it was freed. */
+static bool conn_tick(struct tracker *t, struct conn *c, uint64_t now_ns)
+{
+	/* A head that stays incomplete past the timeout (a client that sent
+	 * half and went quiet) is judged on what arrived. */
+	if (c->dir[WS_DIR_IN].active && now_ns - c->dir[WS_DIR_IN].ts >= t->opts.timeout_ns)
+		asm_abandon(t, c, WS_DIR_IN);
+	for (unsigned i = 0; i < c->n_pending; i++) {
+		struct pending *p = pending_at(c, i);
+
+		if (!p->reported && now_ns - p->ts >= t->opts.timeout_ns) {
+			report(t, c, p, EXCHANGE_NO_RESPONSE, NULL, 0, false, 0);
+			p->reported = true;
+		}
+	}
+	/* An upgraded connection may stay quiet for hours: its end comes with
+	 * the close, and the table's bound keeps memory in check. */
+	if (t->opts.idle_ns && !c->upgraded && now_ns - c->last_ns >= t->opts.idle_ns) {
+		bool waiting = false;
+
+		for (unsigned i = 0; i < c->n_pending; i++)
+			waiting |= !pending_at(c, i)->reported;
+		if (!waiting) {
+			conn_free(t, c);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* What of a connection falls due first, from now on. */
+static uint64_t conn_next_due(const struct tracker *t, struct conn *c)
+{
+	uint64_t due = UINT64_MAX;
+
+	if (c->dir[WS_DIR_IN].active)
+		due = due_after(c->dir[WS_DIR_IN].ts, t->opts.timeout_ns);
+	for (unsigned i = 0; i < c->n_pending; i++) {
+		const struct pending *p = pending_at(c, i);
+
+		if (!p->reported && due_after(p->ts, t->opts.timeout_ns) < due)
+			due = due_after(p->ts, t->opts.timeout_ns);
+	}
+	if (t->opts.idle_ns && !c->upgraded && due_after(c->last_ns, t->opts.idle_ns) < due)
+		due = due_after(c->last_ns, t->opts.idle_ns);
+	return due;
+}
+
 void tracker_tick(struct tracker *t, uint64_t now_ns)
 {
 	struct conn *c, *prev;
+	uint64_t next_due = UINT64_MAX;
 
 	if (now_ns > t->now_ns)
 		t->now_ns = now_ns;
+	/* Nothing stored is later than now_ns, so nothing is due before
+	 * next_due_ns. (A time later than now_ns counts as long past, as the
+	 * unsigned differences below have it: then every connection is visited.) */
+	if (now_ns >= t->latest_ts && now_ns < t->next_due_ns)
+		return;
 	/* From the least recently active: idle ones first. */
 	for (c = t->lru_tail; c; c = prev) {
 		prev = c->lru_prev;
-		/* A head that stays incomplete past the timeout (a client that
-		 * sent half and went quiet) is judged on what arrived. */
-		if (c->dir[WS_DIR_IN].active && now_ns - c->dir[WS_DIR_IN].ts >= t->opts.timeout_ns)
-			asm_abandon(t, c, WS_DIR_IN);
-		for (unsigned i = 0; i < c->n_pending; i++) {
-			struct pending *p = &c->pending[i];
+		if (!conn_tick(t, c, now_ns)) {
+			uint64_t due = conn_next_due(t, c);
 
-			if (!p->reported && now_ns - p->ts >= t->opts.timeout_ns) {
-				report(t, c, p, EXCHANGE_NO_RESPONSE, NULL, 0, false, 0);
-				p->reported = true;
-			}
-		}
-		/* An upgraded connection may stay quiet for hours: its end comes with
-		 * the close, and the table's bound keeps memory in check. */
-		if (t->opts.idle_ns && !c->upgraded && now_ns - c->last_ns >= t->opts.idle_ns) {
-			bool waiting = false;
-
-			for (unsigned i = 0; i < c->n_pending; i++)
-				waiting |= !c->pending[i].reported;
-			if (!waiting)
-				conn_free(t, c);
+			if (due < next_due)
+				next_due = due;
 		}
 	}
+	t->next_due_ns = next_due;
 }
 
 void tracker_flush(struct tracker *t)

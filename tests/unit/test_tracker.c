@@ -175,6 +175,72 @@ static void test_pipelined_in_one_segment(void **state)
 	tracker_free(t);
 }
 
+/* A whole head and the start of the next in one segment, the rest later:
+ * the first is read from the record, the second waits in a buffer. */
+static void test_pipelined_then_rest_of_second(void **state)
+{
+	struct tracker *t = make(4096);
+	const char *second = "GET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+	char both[256];
+	size_t cut = strlen(REQ) + 10;
+
+	(void)state;
+	snprintf(both, sizeof(both), "%s%s", REQ, second);
+	feed(t, 2, WS_DIR_IN, 1, FIRST, both, cut, 1);
+	feed(t, 2, WS_DIR_OUT, 1, FIRST, ANS200, strlen(ANS200), 2);
+	assert_int_equal(n_seen, 1);
+	assert_string_equal(seen[0].request, REQ);
+	feed(t, 2, WS_DIR_IN, 1 + (uint32_t)cut, WS_F_CONT, both + cut, strlen(both) - cut, 3);
+	feed(t, 2, WS_DIR_OUT, 1 + strlen(ANS200), HS, ANS200, strlen(ANS200), 4);
+	assert_int_equal(n_seen, 2);
+	assert_string_equal(seen[1].request, second);
+	assert_int_equal(seen[1].index, 2);
+	assert_false(seen[1].first);
+	tracker_free(t);
+}
+
+/* Ticks before anything is due change nothing; the idle limit still frees a
+ * quiet connection, and a request's timeout still comes, once. */
+static void test_ticks_before_and_after_due(void **state)
+{
+	struct tracker_opts o = {
+		.request_budget = 4096,
+		.answer_budget = 1024,
+		.timeout_ns = 1000,
+		.idle_ns = 5000,
+		.max_conns = 4,
+		.on_exchange = on_exchange,
+	};
+	struct tracker *t;
+	struct tracker_stats st;
+
+	(void)state;
+	n_seen = 0;
+	t = tracker_new(&o);
+	feed(t, 1, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 100);
+	feed(t, 1, WS_DIR_OUT, 1, FIRST, ANS200, strlen(ANS200), 200);
+	feed(t, 2, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 300);
+	for (uint64_t now = 300; now < 1300; now += 100)
+		tracker_tick(t, now);
+	assert_int_equal(n_seen, 1);
+	tracker_tick(t, 1300);
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(seen[1].end, EXCHANGE_NO_RESPONSE);
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 2);
+	tracker_tick(t, 5100);
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 2);
+	tracker_tick(t, 5200); /* connection 1, quiet since 200 */
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 1);
+	tracker_tick(t, 5300); /* connection 2: its request was reported */
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 0);
+	assert_int_equal(n_seen, 2);
+	tracker_free(t);
+}
+
 static void test_interim_answer_is_not_the_answer(void **state)
 {
 	struct tracker *t = make(4096);
@@ -316,6 +382,8 @@ int main(void)
 		cmocka_unit_test(test_head_in_pieces_out_of_order_with_retransmit),
 		cmocka_unit_test(test_keepalive_two_requests),
 		cmocka_unit_test(test_pipelined_in_one_segment),
+		cmocka_unit_test(test_pipelined_then_rest_of_second),
+		cmocka_unit_test(test_ticks_before_and_after_due),
 		cmocka_unit_test(test_interim_answer_is_not_the_answer),
 		cmocka_unit_test(test_closed_before_answer),
 		cmocka_unit_test(test_timeout_then_late_answer),
