@@ -23,6 +23,23 @@ static void sink_put(struct sink *s, const void *piece, size_t n)
 	s->len += n;
 }
 
+/* Bytes that stand for themselves: as many as fit, just as if each were put
+ * on its own, but copied at once. */
+static void sink_plain(struct sink *s, const uint8_t *p, size_t n)
+{
+	size_t room;
+
+	if (s->cut)
+		return;
+	room = s->cap > s->len ? s->cap - s->len - 1 : 0;
+	if (n > room) {
+		n = room;
+		s->cut = true;
+	}
+	memcpy(s->out + s->len, p, n);
+	s->len += n;
+}
+
 static void sink_str(struct sink *s, const char *str)
 {
 	sink_put(s, str, strlen(str));
@@ -42,6 +59,11 @@ static void sink_end(struct sink *s)
 
 static const char hex_digits[] = "0123456789abcdef";
 
+static bool terminal_plain(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
 bool escape_terminal(const uint8_t *in, size_t len, char *out, size_t cap)
 {
 	struct sink s = { out, cap, 0, false };
@@ -50,7 +72,14 @@ bool escape_terminal(const uint8_t *in, size_t len, char *out, size_t cap)
 		uint8_t c = in[i];
 		char esc[4] = { '\\', 'x', hex_digits[c >> 4], hex_digits[c & 0xf] };
 
-		if (c == '\\')
+		if (terminal_plain(c)) {
+			size_t end = i + 1;
+
+			while (end < len && terminal_plain(in[end]))
+				end++;
+			sink_plain(&s, in + i, end - i);
+			i = end - 1;
+		} else if (c == '\\')
 			sink_str(&s, "\\\\");
 		else if (c >= 0x20 && c < 0x7f)
 			sink_put(&s, &c, 1);
@@ -111,6 +140,11 @@ static void sink_u_escape(struct sink *s, uint32_t cp)
 	sink_put(s, esc, sizeof(esc));
 }
 
+static bool json_plain(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 bool escape_json(const uint8_t *in, size_t len, char *out, size_t cap)
 {
 	struct sink s = { out, cap, 0, false };
@@ -121,6 +155,15 @@ bool escape_json(const uint8_t *in, size_t len, char *out, size_t cap)
 		uint32_t cp;
 		size_t n;
 
+		if (json_plain(c)) {
+			size_t end = i + 1;
+
+			while (end < len && json_plain(in[end]))
+				end++;
+			sink_plain(&s, in + i, end - i);
+			i = end;
+			continue;
+		}
 		if (c < 0x80) {
 			if (c == '"')
 				sink_str(&s, "\\\"");
@@ -199,11 +242,33 @@ static bool split_at(struct byte_slice *b, uint8_t sep, struct byte_slice *head)
 	return true;
 }
 
+/* Any of words (lower case, at most 32 of them) within name, ignoring ASCII
+ * case. Every header name of a head is tested, so each position of the name
+ * is looked at once, against only the words that start with its letter. */
 static bool name_contains_any(struct byte_slice name, const char *const *words)
 {
-	for (; *words; words++)
-		if (byte_slice_contains_nocase(name, *words))
+	uint32_t starting[256] = { 0 };
+	size_t lens[32];
+	unsigned n = 0;
+
+	for (; words[n] && n < 32; n++) {
+		lens[n] = strlen(words[n]);
+		if (!lens[n])
 			return true;
+		starting[ascii_lower((uint8_t)words[n][0])] |= 1u << n;
+	}
+	for (size_t i = 0; i < name.len; i++) {
+		uint32_t candidates = starting[ascii_lower(name.ptr[i])];
+
+		while (candidates) {
+			unsigned w = (unsigned)__builtin_ctz(candidates);
+
+			candidates &= candidates - 1;
+			if (lens[w] <= name.len - i &&
+			    byte_slice_eq_nocase((struct byte_slice){ name.ptr + i, lens[w] }, words[w]))
+				return true;
+		}
+	}
 	return false;
 }
 
@@ -218,6 +283,8 @@ static bool name_is_any(struct byte_slice name, const char *const *words)
 static const char *const secret_header_words[] = {
 	"token", "secret", "password", "passwd", "api-key", "apikey", "x-auth", "credential", NULL,
 };
+_Static_assert(sizeof(secret_header_words) / sizeof(secret_header_words[0]) <= 33,
+	       "name_contains_any() takes 32 words at most");
 static const char *const auth_headers[] = { "authorization", "proxy-authorization", NULL };
 static const char *const cookie_headers[] = { "cookie", "set-cookie", NULL };
 static const char *const whole_value_headers[] = { "sec-websocket-key", NULL };
@@ -380,6 +447,8 @@ static const char *const secret_param_words[] = {
 	"token", "key",	 "secret",  "password",	  "passwd",
 	"pwd",	 "auth", "sig",	    "session",	  "credential", NULL,
 };
+_Static_assert(sizeof(secret_param_words) / sizeof(secret_param_words[0]) <= 33,
+	       "name_contains_any() takes 32 words at most");
 static const char *const secret_param_names[] = { "sid", "jwt", "code", NULL };
 
 /* Copy "a=1&b=2" items, replacing secret values; true if one was replaced. */

@@ -180,6 +180,58 @@ static void test_random_bytes_stay_safe(void **state)
 	}
 }
 
+/* Bytes of the piece that starts at out[k]: an escape, a UTF-8 sequence kept
+ * whole (JSON), or one byte. */
+static size_t piece_len(const char *out, size_t k, bool json)
+{
+	uint8_t c = (uint8_t)out[k];
+
+	if (c == '\\')
+		return out[k + 1] == 'x' ? 4 : out[k + 1] == 'u' ? 6 : 2;
+	if (!json || c < 0x80)
+		return 1;
+	return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+}
+
+/* A cut output is the longest run of whole pieces of the full one that fits. */
+static void test_cut_is_longest_whole_prefix(void **state)
+{
+	uint32_t seed = 0x9e3779b9;
+	uint8_t in[64];
+	char full[sizeof(in) * ESCAPE_JSON_MAX_PER_BYTE + 1], out[sizeof(full)];
+
+	(void)state;
+	for (int round = 0; round < 300; round++) {
+		size_t len = next_random(&seed) % sizeof(in);
+
+		/* mostly plain text, with escapes and UTF-8 among it */
+		for (size_t i = 0; i < len; i++) {
+			uint32_t r = next_random(&seed);
+
+			in[i] = (uint8_t)(r % 4 ? 'a' + r % 26 : r >> 8);
+		}
+		for (int json = 0; json < 2; json++) {
+			size_t full_len;
+
+			if (json)
+				assert_true(escape_json(in, len, full, sizeof(full)));
+			else
+				assert_true(escape_terminal(in, len, full, sizeof(full)));
+			full_len = strlen(full);
+			for (size_t cap = 1; cap <= full_len + 1; cap++) {
+				bool all = json ? escape_json(in, len, out, cap) : escape_terminal(in, len, out, cap);
+				size_t n = strlen(out);
+
+				assert_true(n < cap);
+				assert_memory_equal(out, full, n);
+				assert_int_equal(all, n == full_len);
+				if (!all)
+					assert_true(cap - 1 - n < piece_len(full, n, json));
+			}
+		}
+	}
+}
+
 /* ---- redaction ----------------------------------------------------------- */
 
 static struct redact_result redact(const char *name, const char *value, uint8_t *out, size_t cap)
@@ -352,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_json_invalid_utf8),
 		cmocka_unit_test(test_json_cap),
 		cmocka_unit_test(test_random_bytes_stay_safe),
+		cmocka_unit_test(test_cut_is_longest_whole_prefix),
 		cmocka_unit_test(test_redact_authorization),
 		cmocka_unit_test(test_redact_cookies),
 		cmocka_unit_test(test_redact_key_and_named_secrets),
