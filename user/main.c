@@ -21,7 +21,7 @@
 #include "exporter.h"
 #include "metrics.h"
 #include "path_glob.h"
-#include "proc.h"
+#include "pipeline.h"
 #include "report.h"
 #include "rules.h"
 #include "tracker.h"
@@ -31,7 +31,6 @@
 #define DEFAULT_CONFIG "/etc/wssnoop/wssnoop.conf"
 #define DEFAULT_METRICS "127.0.0.1:9464"
 #define HEALTHY_WITHIN_S 5.0
-#define MAX_CONNS 65536
 
 /* Every setting, from the configuration file and then the command line. */
 struct settings {
@@ -387,49 +386,14 @@ struct app {
 	int argc;
 	char **argv;
 	struct capture *cap;
-	struct tracker *tracker;
-	struct reporter reporter;
+	struct pipeline pipe; /* records in, reports out */
 	FILE *out;
 	/* The daemon's metrics, shared with the exporter's thread. */
 	pthread_mutex_t lock;
 	struct metrics *metrics;
 	struct metrics_gauges gauges;
 	struct exporter *exporter;
-	uint64_t events_received; /* ring-buffer records read: emitted by the kernel, all of them */
 };
-
-static int on_event(void *ctx, const struct ws_event *ev, size_t size)
-{
-	struct app *app = ctx;
-
-	app->events_received++;
-	tracker_event(app->tracker, ev, size);
-	return 0;
-}
-
-static void on_exchange(void *ctx, const struct exchange *x)
-{
-	struct app *app = ctx;
-
-	report_exchange(&app->reporter, x);
-}
-
-static void on_unowned(void *ctx, struct conn_meta *meta)
-{
-	(void)ctx;
-	meta->tgid = proc_socket_owner(meta->family, meta->local_addr, meta->local_port, meta->remote_addr,
-				       meta->remote_port);
-	meta->tid = meta->tgid;
-	if (meta->tgid)
-		meta->owner_source = WS_OWNER_PROC;
-}
-
-static void on_lifetime(void *ctx, const struct lifetime_report *l)
-{
-	struct app *app = ctx;
-
-	report_lifetime(&app->reporter, l);
-}
 
 static void on_closed(void *ctx, const struct close_summary *s)
 {
@@ -494,7 +458,7 @@ static void update_gauges(struct app *app, bool full)
 	g->last_poll_s = real_s();
 	if (full) {
 		capture_counters(app->cap, k);
-		tracker_stats(app->tracker, &ts);
+		tracker_stats(app->pipe.tracker, &ts);
 		g->events_lost = k[WS_CNT_LOST];
 		g->samples_cut = k[WS_CNT_CUT];
 		g->heads_truncated = ts.truncated;
@@ -515,7 +479,7 @@ static int open_output(struct app *app, char *err, size_t errlen)
 		if (app->out && app->out != stdout)
 			fclose(app->out);
 		app->out = stdout;
-		app->reporter.opts.out = stdout;
+		app->pipe.reporter.opts.out = stdout;
 		return 0;
 	}
 	f = fopen(app->set.output, "ae");
@@ -527,13 +491,13 @@ static int open_output(struct app *app, char *err, size_t errlen)
 	if (app->out && app->out != stdout)
 		fclose(app->out);
 	app->out = f;
-	app->reporter.opts.out = f;
+	app->pipe.reporter.opts.out = f;
 	return 0;
 }
 
 static void apply_report_settings(struct app *app, uint64_t netns)
 {
-	struct report_opts *o = &app->reporter.opts;
+	struct report_opts *o = &app->pipe.reporter.opts;
 
 	o->out = app->out;
 	o->json = app->set.json;
@@ -543,7 +507,8 @@ static void apply_report_settings(struct app *app, uint64_t netns)
 	o->wide = app->set.wide;
 	o->pid = app->set.pid;
 	o->netns = netns;
-	o->paths = &app->set.paths;
+	/* The set may have changed in place (a reload copies into it). */
+	report_set_paths(&app->pipe.reporter, &app->set.paths);
 }
 
 /* SIGHUP: read the file again, apply what can change while running (ports,
@@ -603,14 +568,14 @@ static void reload(struct app *app)
 
 static void print_summary(struct app *app, double seconds)
 {
-	const struct report_counts *rc = &app->reporter.counts;
+	const struct report_counts *rc = &app->pipe.reporter.counts;
 	uint64_t k[WS_CNT__MAX];
 	struct tracker_stats ts;
 	FILE *out = app->out;
 	uint64_t failed = 0;
 
 	capture_counters(app->cap, k);
-	tracker_stats(app->tracker, &ts);
+	tracker_stats(app->pipe.tracker, &ts);
 	for (int v = VERDICT_REJECTED; v < VERDICT_COUNT; v++)
 		failed += rc->verdicts[v];
 	if (app->set.json) {
@@ -644,7 +609,7 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->out_of_scope, (unsigned long long)rc->closes,
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
 			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED],
-			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->events_received);
+			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records);
 	} else {
 		fprintf(out, "\n%llu handshake attempt%s in %.1f s: %llu upgraded, %llu failed\n",
 			(unsigned long long)rc->attempts, rc->attempts == 1 ? "" : "s", seconds, (unsigned long long)rc->verdicts[VERDICT_UPGRADED],
@@ -663,7 +628,7 @@ static void print_summary(struct app *app, double seconds)
 				(unsigned long long)rc->idle_timeouts, (unsigned long long)rc->still_open);
 		fprintf(out, "events sent %llu, received %llu, lost %llu; samples cut %llu, heads truncated %llu, "
 			     "segments unplaced %llu\n",
-			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->events_received,
+			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records,
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced);
 	}
@@ -674,8 +639,7 @@ int main(int argc, char **argv)
 {
 	static struct app app = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct capture_opts copts = {0};
-	struct tracker_opts topts = {0};
-	struct report_opts ropts = {0};
+	struct pipeline_opts popts = {0};
 	struct sigaction sa = {0};
 	char err[512] = "";
 	uint64_t start, deadline = 0, netns, last_gauges = 0;
@@ -708,12 +672,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	ropts.mono_to_real_ns = mono_to_real();
-	ropts.on_judged = on_judged;
-	ropts.on_closed = on_closed;
-	ropts.ctx = &app;
-	report_init(&app.reporter, &ropts);
-	apply_report_settings(&app, netns);
 	app.metrics = metrics_new();
 
 	copts.kind = app.set.capture;
@@ -723,29 +681,29 @@ int main(int argc, char **argv)
 	copts.ringbuf_bytes = app.set.ringbuf_kib * 1024;
 	copts.verbose = app.set.verbose;
 	copts.lifetime = !app.set.no_lifetime;
-	copts.on_event = on_event;
-	copts.ctx = &app;
+	copts.on_event = pipeline_record;
+	copts.ctx = &app.pipe;
 	if (capture_open(&copts, &app.cap, err, sizeof(err))) {
 		fprintf(stderr, "wssnoop: %s\n", err);
 		goto cleanup;
 	}
-	/* The tracker exists before the first poll hands it records. A /proc
+	/* The pipeline exists before the first poll hands it records. A /proc
 	 * lookup per request only where the kernel side cannot attribute: with
 	 * a tracepoint the owner record comes right after the request. */
-	topts.request_budget = app.set.sample_bytes;
-	topts.answer_budget = WS_ANSWER_SAMPLE_DEFAULT;
-	topts.timeout_ns = (uint64_t)app.set.timeout_s * 1000000000ULL;
-	topts.idle_ns = 600ULL * 1000000000ULL;
-	topts.max_conns = MAX_CONNS;
-	topts.on_exchange = on_exchange;
-	topts.on_unowned = strcmp(capture_attribution(app.cap), "proc") == 0 ? on_unowned : NULL;
-	topts.on_lifetime = app.set.no_lifetime ? NULL : on_lifetime;
-	topts.ctx = &app;
-	app.tracker = tracker_new(&topts);
-	if (!app.tracker || !app.metrics) {
+	popts.request_budget = copts.request_budget;
+	popts.answer_budget = copts.answer_budget;
+	popts.timeout_ns = (uint64_t)app.set.timeout_s * 1000000000ULL;
+	popts.infer_owner = strcmp(capture_attribution(app.cap), "proc") == 0;
+	popts.lifetime = !app.set.no_lifetime;
+	popts.report.mono_to_real_ns = mono_to_real();
+	popts.report.on_judged = on_judged;
+	popts.report.on_closed = on_closed;
+	popts.report.ctx = &app;
+	if (pipeline_init(&app.pipe, &popts) || !app.metrics) {
 		fprintf(stderr, "wssnoop: out of memory\n");
 		goto cleanup;
 	}
+	apply_report_settings(&app, netns);
 	for (int i = 0; i < app.set.n_ports; i++)
 		capture_watch_port(app.cap, app.set.ports[i], true);
 
@@ -776,7 +734,7 @@ int main(int argc, char **argv)
 	if (app.set.metrics[0])
 		fprintf(stderr, ", metrics on http://%s/metrics", app.set.metrics);
 	fprintf(stderr, "%s\n", app.set.daemon ? "" : "; Ctrl-C to stop");
-	report_header(&app.reporter);
+	report_header(&app.pipe.reporter);
 
 	start = mono_ns();
 	if (app.set.duration_s)
@@ -789,7 +747,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "wssnoop: reading the ring buffer failed: %s\n", strerror(-n));
 			goto cleanup;
 		}
-		tracker_tick(app.tracker, now);
+		pipeline_wake(&app.pipe, now);
 		if (app.exporter) {
 			bool full = now - last_gauges >= 1000000000ULL;
 
@@ -810,13 +768,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < app.set.n_ports; i++)
 		capture_watch_port(app.cap, app.set.ports[i], false);
 	capture_poll(app.cap, 0);
-	tracker_flush(app.tracker);
+	pipeline_finish(&app.pipe);
 	print_summary(&app, (double)(mono_ns() - start) / 1e9);
 	ret = 0;
 cleanup:
 	exporter_stop(app.exporter);
 	capture_close(app.cap);
-	tracker_free(app.tracker);
+	pipeline_free(&app.pipe);
 	metrics_free(app.metrics);
 	if (app.out && app.out != stdout)
 		fclose(app.out);

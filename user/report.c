@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,26 +16,50 @@
 
 #define FIELD_MAX 8192
 
-/* A growing output buffer: one event is written in one fwrite. */
+/* An output buffer that starts on the stack and grows on the heap only for
+ * a large record: one event is written in one fwrite. */
+#define OUT_STACK_BYTES 16384
+
 struct out_buf {
 	char *p;
 	size_t len, cap;
+	char *stack;
 };
 
-static void ob_reserve(struct out_buf *b, size_t more)
+#define OUT_BUF(name)                          \
+	char name##_stack[OUT_STACK_BYTES];    \
+	struct out_buf name = {name##_stack, 0, sizeof(name##_stack), name##_stack}
+
+__attribute__((noinline)) static void ob_grow(struct out_buf *b, size_t more)
 {
-	size_t cap = b->cap ? b->cap : 4096;
+	size_t cap = b->cap;
 	char *p;
 
-	if (b->len + more + 1 <= b->cap)
-		return;
 	while (cap < b->len + more + 1)
 		cap *= 2;
-	p = realloc(b->p, cap);
+	if (b->p == b->stack) {
+		p = malloc(cap);
+		if (p)
+			memcpy(p, b->p, b->len);
+	} else {
+		p = realloc(b->p, cap);
+	}
 	if (!p)
 		abort();
 	b->p = p;
 	b->cap = cap;
+}
+
+static inline void ob_reserve(struct out_buf *b, size_t more)
+{
+	if (b->len + more + 1 > b->cap)
+		ob_grow(b, more);
+}
+
+static void ob_release(struct out_buf *b)
+{
+	if (b->p != b->stack)
+		free(b->p);
 }
 
 static void ob_add(struct out_buf *b, const char *s, size_t n)
@@ -50,20 +75,38 @@ static void ob_puts(struct out_buf *b, const char *s)
 	ob_add(b, s, strlen(s));
 }
 
+static void ob_uint(struct out_buf *b, unsigned long long v)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	ob_add(b, digits + n, sizeof(digits) - n);
+}
+
+/* One formatting pass when the result fits, which it nearly always does. */
 __attribute__((format(printf, 2, 3))) static void ob_printf(struct out_buf *b, const char *fmt, ...)
 {
+	size_t room = b->cap - b->len;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->p + b->len, room, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->p[b->len] = 0;
 		return;
-	ob_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)n >= room) {
+		ob_reserve(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 
@@ -80,26 +123,57 @@ static void ob_escaped(struct out_buf *b, const uint8_t *s, size_t n, bool json)
 	b->len += strlen(b->p + b->len);
 }
 
+/* ,"key": */
+static void ob_json_key(struct out_buf *b, const char *key)
+{
+	ob_add(b, ",\"", 2);
+	ob_puts(b, key);
+	ob_add(b, "\":", 2);
+}
+
 static void ob_json_str(struct out_buf *b, const char *key, const uint8_t *s, size_t n)
 {
-	ob_printf(b, ",\"%s\":\"", key);
+	ob_json_key(b, key);
+	ob_add(b, "\"", 1);
 	ob_escaped(b, s, n, true);
-	ob_puts(b, "\"");
+	ob_add(b, "\"", 1);
 }
 
 static void ob_json_cstr(struct out_buf *b, const char *key, const char *s)
 {
 	if (!s) {
-		ob_printf(b, ",\"%s\":null", key);
+		ob_json_key(b, key);
+		ob_add(b, "null", 4);
 		return;
 	}
 	ob_json_str(b, key, (const uint8_t *)s, strlen(s));
+}
+
+static void ob_json_uint(struct out_buf *b, const char *key, unsigned long long v)
+{
+	ob_json_key(b, key);
+	ob_uint(b, v);
+}
+
+/* Write one record; flush unless the caller flushes after each batch. */
+static void ob_write(struct reporter *r, struct out_buf *b)
+{
+	fwrite(b->p, 1, b->len, r->opts.out);
+	if (!r->opts.batch_flush)
+		fflush(r->opts.out);
+	ob_release(b);
 }
 
 void report_init(struct reporter *r, const struct report_opts *opts)
 {
 	memset(r, 0, sizeof(*r));
 	r->opts = *opts;
+}
+
+void report_set_paths(struct reporter *r, const struct path_set *paths)
+{
+	r->opts.paths = paths;
+	memset(r->memo.paths, 0, sizeof(r->memo.paths));
 }
 
 static const char *owner_source_name(unsigned source)
@@ -114,22 +188,58 @@ static const char *owner_source_name(unsigned source)
 	}
 }
 
-static void format_addr(const struct conn_meta *m, bool local, char *out, size_t cap, bool with_port)
+/* An address, "[v6]:port" or "v4:port" with the port: into out, of at
+ * least ADDR_PORT_MAX bytes. Returns its length. */
+#define ADDR_PORT_MAX (INET6_ADDRSTRLEN + 8)
+
+static size_t format_addr(const struct conn_meta *m, bool local, char *out, bool with_port)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	const uint8_t *addr = local ? m->local_addr : m->remote_addr;
 	unsigned port = local ? m->local_port : m->remote_port;
+	char digits[8];
+	size_t n = 0, ip_len, d = sizeof(digits);
 
 	if (m->family == AF_INET6)
 		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
 	else if (m->family == AF_INET)
 		inet_ntop(AF_INET, addr, ip, sizeof(ip));
-	if (!with_port)
-		snprintf(out, cap, "%s", ip);
-	else if (m->family == AF_INET6)
-		snprintf(out, cap, "[%s]:%u", ip, port);
-	else
-		snprintf(out, cap, "%s:%u", ip, port);
+	ip_len = strlen(ip);
+	if (with_port && m->family == AF_INET6)
+		out[n++] = '[';
+	memcpy(out + n, ip, ip_len);
+	n += ip_len;
+	if (with_port) {
+		if (m->family == AF_INET6)
+			out[n++] = ']';
+		out[n++] = ':';
+		do {
+			digits[--d] = (char)('0' + port % 10);
+			port /= 10;
+		} while (port);
+		memcpy(out + n, digits + d, sizeof(digits) - d);
+		n += sizeof(digits) - d;
+	}
+	out[n] = 0;
+	return n;
+}
+
+static void ob_addr(struct out_buf *b, const struct conn_meta *m, bool local)
+{
+	char addr[ADDR_PORT_MAX];
+
+	ob_add(b, addr, format_addr(m, local, addr, false));
+}
+
+/* s, then spaces up to width: printf's "%-*s". */
+static void ob_left(struct out_buf *b, const char *s, size_t width)
+{
+	static const char spaces[] = "                                                ";
+	size_t n = strlen(s);
+
+	ob_add(b, s, n);
+	for (; n < width; n += sizeof(spaces) - 1)
+		ob_add(b, spaces, width - n < sizeof(spaces) - 1 ? width - n : sizeof(spaces) - 1);
 }
 
 /* A process or thread name for a text column: anyone can name a thread, so
@@ -174,28 +284,61 @@ static void add_first_bytes(const struct reporter *r, struct out_buf *b, const u
 struct judged {
 	const struct exchange *x;
 	enum stream_kind kind;
-	struct http_head req, resp;
 	bool have_resp;
 	struct judgement j;
 	uint32_t tgid, tid;
 	unsigned owner_source;
 	struct proc_info proc;
 	char comm[WS_COMM_LEN + 1];
+	/* Last and not cleared with the rest: the parsers clear what they fill,
+	 * and each is read only once filled (req for an HTTP request, resp
+	 * with have_resp). */
+	struct http_head req, resp;
 };
 
-static void format_time(const struct reporter *r, uint64_t mono_ns, bool iso, char *out, size_t cap)
+/* Records come in bursts within the same second: its calendar text is
+ * worked out once (gmtime_r and localtime_r are the dear part). */
+static void format_time(struct reporter *r, uint64_t mono_ns, bool iso, char *out, size_t cap)
 {
+	struct report_memo *memo = &r->memo;
 	int64_t real = (int64_t)mono_ns + r->opts.mono_to_real_ns;
 	time_t secs = (time_t)(real / 1000000000LL);
+	int micros = (int)((real / 1000) % 1000000);
 	struct tm tm;
+	size_t n;
 
 	if (iso) {
-		gmtime_r(&secs, &tm);
-		snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((real / 1000) % 1000000));
+		if (!memo->iso_valid || memo->iso_secs != (int64_t)secs) {
+			gmtime_r(&secs, &tm);
+			snprintf(memo->iso, sizeof(memo->iso), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+				 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+			memo->iso_secs = (int64_t)secs;
+			memo->iso_valid = true;
+		}
+		n = strlen(memo->iso);
+		if (micros < 0 || n + sizeof(".000000Z") > cap) {
+			/* Out of the ordinary (before 1970, a year of many digits): as ever. */
+			gmtime_r(&secs, &tm);
+			snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+				 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+			return;
+		}
+		memcpy(out, memo->iso, n);
+		out[n++] = '.';
+		for (int i = 5; i >= 0; i--, micros /= 10)
+			out[n + (size_t)i] = (char)('0' + micros % 10);
+		n += 6;
+		out[n++] = 'Z';
+		out[n] = 0;
 	} else {
-		localtime_r(&secs, &tm);
-		strftime(out, cap, "%H:%M:%S", &tm);
+		if (!memo->local_valid || memo->local_secs != (int64_t)secs) {
+			localtime_r(&secs, &tm);
+			if (!strftime(memo->local, sizeof(memo->local), "%H:%M:%S", &tm))
+				memo->local[0] = 0;
+			memo->local_secs = (int64_t)secs;
+			memo->local_valid = true;
+		}
+		snprintf(out, cap, "%s", memo->local);
 	}
 }
 
@@ -203,35 +346,54 @@ static void format_time(const struct reporter *r, uint64_t mono_ns, bool iso, ch
 static void add_identity_json(struct out_buf *b, const struct conn_meta *m, uint32_t tgid, uint32_t tid,
 			      unsigned owner_source, const char *comm, const struct proc_info *proc)
 {
-	char addr[INET6_ADDRSTRLEN];
-
-	ob_printf(b, ",\"pid\":%u,\"tid\":%u", tgid, tid);
+	ob_json_uint(b, "pid", tgid);
+	ob_json_uint(b, "tid", tid);
 	ob_json_cstr(b, "comm", comm);
 	ob_json_cstr(b, "thread", proc->thread);
 	ob_json_cstr(b, "owner", owner_source_name(owner_source));
-	ob_printf(b, ",\"cgroup_id\":%llu", (unsigned long long)m->cgroup_id);
+	ob_json_uint(b, "cgroup_id", m->cgroup_id);
 	ob_json_cstr(b, "container", proc->container[0] ? proc->container : NULL);
-	ob_printf(b, ",\"netns\":%llu,\"family\":\"%s\"", (unsigned long long)proc->netns,
-		  m->family == AF_INET6 ? "ipv6" : "ipv4");
-	format_addr(m, true, addr, sizeof(addr), false);
-	ob_printf(b, ",\"laddr\":\"%s\",\"lport\":%u", addr, m->local_port);
-	format_addr(m, false, addr, sizeof(addr), false);
-	ob_printf(b, ",\"raddr\":\"%s\",\"rport\":%u", addr, m->remote_port);
+	ob_json_uint(b, "netns", proc->netns);
+	ob_puts(b, m->family == AF_INET6 ? ",\"family\":\"ipv6\",\"laddr\":\"" : ",\"family\":\"ipv4\",\"laddr\":\"");
+	ob_addr(b, m, true);
+	ob_add(b, "\"", 1);
+	ob_json_uint(b, "lport", m->local_port);
+	ob_puts(b, ",\"raddr\":\"");
+	ob_addr(b, m, false);
+	ob_add(b, "\"", 1);
+	ob_json_uint(b, "rport", m->remote_port);
 }
 
 /* The columns every text line starts with, as report_header() names them. */
-static void add_columns(const struct reporter *r, struct out_buf *b, uint64_t mono_ns, uint32_t tgid,
+static void add_columns(struct reporter *r, struct out_buf *b, uint64_t mono_ns, uint32_t tgid,
 			const char *comm, const struct proc_info *proc, const struct conn_meta *m, const char *status,
 			const char *verdict)
 {
-	char when[16], local[64], remote[64], name[13];
-	int w = r->opts.wide ? 47 : 21;
+	char when[16], local[ADDR_PORT_MAX], remote[ADDR_PORT_MAX], name[13], pid[16];
+	size_t w = r->opts.wide ? 47 : 21, n = strlen(status);
 
 	format_time(r, mono_ns, false, when, sizeof(when));
-	format_addr(m, true, local, sizeof(local), true);
-	format_addr(m, false, remote, sizeof(remote), true);
+	format_addr(m, true, local, true);
+	format_addr(m, false, remote, true);
 	column_name(proc->thread[0] ? proc->thread : comm, name);
-	ob_printf(b, "%-8s %-7u %-12s %-*s %-*s %4s %-11s ", when, tgid, name, w, local, w, remote, status, verdict);
+	snprintf(pid, sizeof(pid), "%u", tgid);
+	/* The widths of report_header(). */
+	ob_left(b, when, 8);
+	ob_add(b, " ", 1);
+	ob_left(b, pid, 7);
+	ob_add(b, " ", 1);
+	ob_left(b, name, 12);
+	ob_add(b, " ", 1);
+	ob_left(b, local, w);
+	ob_add(b, " ", 1);
+	ob_left(b, remote, w);
+	ob_add(b, " ", 1);
+	if (n < 4)
+		ob_add(b, "    ", 4 - n);
+	ob_puts(b, status);
+	ob_add(b, " ", 1);
+	ob_left(b, verdict, 11);
+	ob_add(b, " ", 1);
 }
 
 /* The request target, redacted unless secrets are shown. */
@@ -270,17 +432,24 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 	bool first;
 
 	format_time(r, x->request_ns, true, when, sizeof(when));
-	ob_printf(b, "{\"type\":\"handshake\",\"time\":\"%s\",\"verdict\":\"%s\",\"rules\":[", when,
-		  verdict_name(d->j.verdict));
+	ob_puts(b, "{\"type\":\"handshake\",\"time\":\"");
+	ob_puts(b, when);
+	ob_puts(b, "\",\"verdict\":\"");
+	ob_puts(b, verdict_name(d->j.verdict));
+	ob_puts(b, "\",\"rules\":[");
 	first = true;
 	for (int i = mask_next(d->j.rules, 0); i >= 0; i = mask_next(d->j.rules, i + 1)) {
-		ob_printf(b, "%s\"%s\"", first ? "" : ",", rule_id(i));
+		ob_puts(b, first ? "\"" : ",\"");
+		ob_puts(b, rule_id(i));
+		ob_add(b, "\"", 1);
 		first = false;
 	}
 	ob_puts(b, "],\"reasons\":[");
 	first = true;
 	for (int i = mask_next(d->j.rules, 0); i >= 0; i = mask_next(d->j.rules, i + 1)) {
-		ob_printf(b, "%s{\"rule\":\"%s\"", first ? "" : ",", rule_id(i));
+		ob_puts(b, first ? "{\"rule\":\"" : ",{\"rule\":\"");
+		ob_puts(b, rule_id(i));
+		ob_add(b, "\"", 1);
 		ob_json_cstr(b, "text", rule_words(i));
 		ob_json_cstr(b, "servers", rule_servers(i));
 		ob_puts(b, "}");
@@ -289,7 +458,9 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 	ob_puts(b, "],\"hints\":[");
 	first = true;
 	for (int i = mask_next(d->j.hints, 0); i >= 0; i = mask_next(d->j.hints, i + 1)) {
-		ob_printf(b, "%s{\"id\":\"%s\"", first ? "" : ",", hint_id(i));
+		ob_puts(b, first ? "{\"id\":\"" : ",{\"id\":\"");
+		ob_puts(b, hint_id(i));
+		ob_add(b, "\"", 1);
 		ob_json_cstr(b, "text", hint_text(i));
 		if (hint_evidence(i, d->kind == STREAM_HTTP_REQUEST ? &d->req : NULL, evidence, sizeof(evidence)))
 			ob_json_cstr(b, "evidence", evidence);
@@ -312,13 +483,15 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 		ob_puts(b, "\"");
 	}
 	if (d->have_resp && d->resp.start_line_ok) {
-		ob_printf(b, ",\"status\":%u", d->resp.status);
+		ob_json_uint(b, "status", d->resp.status);
 		ob_json_str(b, "status_line", d->resp.start_line.ptr, d->resp.start_line.len);
 	} else {
 		ob_puts(b, ",\"status\":null,\"status_line\":null");
 	}
-	ob_printf(b, ",\"request_index\":%u", x->request_index);
-	ob_printf(b, ",\"request_time\":\"%s\"", when);
+	ob_json_uint(b, "request_index", x->request_index);
+	ob_puts(b, ",\"request_time\":\"");
+	ob_puts(b, when);
+	ob_add(b, "\"", 1);
 	if (x->end == EXCHANGE_ANSWERED && x->answer_ns >= x->request_ns) {
 		format_time(r, x->answer_ns, true, when, sizeof(when));
 		ob_printf(b, ",\"answer_time\":\"%s\",\"latency_ms\":%.3f", when,
@@ -326,12 +499,12 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 	} else {
 		ob_puts(b, ",\"answer_time\":null,\"latency_ms\":null");
 	}
-	ob_printf(b, ",\"truncated\":%s", judgement_has_rule(&d->j, RULE_TRUNCATED) ? "true" : "false");
+	ob_puts(b, judgement_has_rule(&d->j, RULE_TRUNCATED) ? ",\"truncated\":true" : ",\"truncated\":false");
 	if (d->j.status == 101)
-		ob_printf(b, ",\"accept_ok\":%s",
-			  judgement_has_rule(&d->j, RULE_ACCEPT_MISMATCH) || judgement_has_rule(&d->j, RULE_ACCEPT_MISSING)
-				  ? "false"
-				  : "true");
+		ob_puts(b, judgement_has_rule(&d->j, RULE_ACCEPT_MISMATCH) ||
+				   judgement_has_rule(&d->j, RULE_ACCEPT_MISSING)
+			   ? ",\"accept_ok\":false"
+			   : ",\"accept_ok\":true");
 	else
 		ob_puts(b, ",\"accept_ok\":null");
 	ob_puts(b, ",\"headers\":[");
@@ -358,20 +531,30 @@ static void print_text(struct reporter *r, const struct judged *d, struct out_bu
 	if (d->have_resp && d->resp.start_line_ok)
 		snprintf(status, sizeof(status), "%u", d->resp.status);
 	else
-		snprintf(status, sizeof(status), "-");
+		memcpy(status, "-", 2);
 	add_columns(r, b, x->request_ns, d->tgid, d->comm, &d->proc, m, status, verdict_name(d->j.verdict));
 	if (d->kind == STREAM_HTTP_REQUEST) {
 		ob_escaped(b, d->req.method.ptr, d->req.method.len, false);
 		ob_puts(b, " ");
 		add_target(r, b, &d->req, false);
 	} else {
-		ob_printf(b, "(%s)", stream_kind_name(d->kind));
+		ob_add(b, "(", 1);
+		ob_puts(b, stream_kind_name(d->kind));
+		ob_add(b, ")", 1);
 	}
 	ob_puts(b, "\n");
-	for (int i = mask_next(d->j.rules, 0); i >= 0; i = mask_next(d->j.rules, i + 1))
-		ob_printf(b, "    %s: %s\n", rule_id(i), rule_words(i));
+	for (int i = mask_next(d->j.rules, 0); i >= 0; i = mask_next(d->j.rules, i + 1)) {
+		ob_puts(b, "    ");
+		ob_puts(b, rule_id(i));
+		ob_puts(b, ": ");
+		ob_puts(b, rule_words(i));
+		ob_add(b, "\n", 1);
+	}
 	for (int i = mask_next(d->j.hints, 0); i >= 0; i = mask_next(d->j.hints, i + 1)) {
-		ob_printf(b, "    hint %s: %s", hint_id(i), hint_text(i));
+		ob_puts(b, "    hint ");
+		ob_puts(b, hint_id(i));
+		ob_puts(b, ": ");
+		ob_puts(b, hint_text(i));
 		if (hint_evidence(i, d->kind == STREAM_HTTP_REQUEST ? &d->req : NULL, evidence, sizeof(evidence))) {
 			ob_puts(b, " [");
 			ob_escaped(b, (const uint8_t *)evidence, strlen(evidence), false);
@@ -436,15 +619,116 @@ static void parse_partial_request_line(const uint8_t *p, size_t n, struct http_h
 	http_parse_request(line, len + 4, req); /* req's slices point into line until the next call */
 }
 
+/* Longest request line the quick look below takes: well within what
+ * parse_partial_request_line() keeps, so that both read the same target. */
+#define PLAIN_LINE_MAX 1000
+
+static bool is_ascii_digit(uint8_t c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* "upgrade" or "websocket" anywhere, in any letter case. Without either, no
+ * header can be named Upgrade, Sec-WebSocket-Key or Sec-WebSocket-Version:
+ * header names are runs of the head's bytes, and the words are letters only,
+ * which every case-insensitive comparison folds alike. */
+static bool mentions_upgrade(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 7 <= n; i++) {
+		uint8_t c = p[i] | 0x20;
+
+		if (c == 'u' && byte_slice_eq_nocase((struct byte_slice){p + i, 7}, "upgrade"))
+			return true;
+		if (c == 'w' && i + 9 <= n && byte_slice_eq_nocase((struct byte_slice){p + i, 9}, "websocket"))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The target of a request line that no reading can take otherwise: an
+ * upper-case method, one space, printable bytes, one space, "HTTP/d.d" and
+ * the end of the line (CRLF or LF), all within PLAIN_LINE_MAX bytes.
+ */
+static bool plain_request_line(const uint8_t *p, size_t n, struct byte_slice *target)
+{
+	size_t i = 0, start;
+
+	while (i < n && p[i] >= 'A' && p[i] <= 'Z')
+		i++;
+	if (i == 0 || i >= n || p[i] != ' ')
+		return false;
+	start = ++i;
+	while (i < n && p[i] > ' ' && p[i] < 0x7f)
+		i++;
+	if (i == start || i > PLAIN_LINE_MAX || n - i < 10)
+		return false;
+	if (p[i] != ' ' || memcmp(p + i + 1, "HTTP/", 5) != 0 || !is_ascii_digit(p[i + 6]) || p[i + 7] != '.' ||
+	    !is_ascii_digit(p[i + 8]))
+		return false;
+	if (p[i + 9] != '\n' && !(p[i + 9] == '\r' && n - i >= 11 && p[i + 10] == '\n'))
+		return false;
+	*target = (struct byte_slice){p + start, i - start};
+	return true;
+}
+
+/* Does a --path pattern match the target? Remembered by path (the query
+ * does not count, path_glob.h): most requests on a port ask for a few. */
+static bool paths_match(struct reporter *r, const uint8_t *target, size_t len)
+{
+	const uint8_t *path;
+	size_t path_len;
+	uint32_t hash = 2166136261u; /* FNV-1a */
+	struct report_path_memo *slot;
+	bool match;
+
+	path_of_target(target, len, &path, &path_len);
+	if (path_len > REPORT_PATH_MEMO_BYTES)
+		return path_set_match(r->opts.paths, target, len) >= 0;
+	for (size_t i = 0; i < path_len; i++)
+		hash = (hash ^ path[i]) * 16777619u;
+	slot = &r->memo.paths[hash % REPORT_PATH_MEMO_SLOTS];
+	if (slot->len_plus_one == path_len + 1 && (!path_len || memcmp(slot->path, path, path_len) == 0))
+		return slot->match;
+	match = path_set_match(r->opts.paths, target, len) >= 0;
+	slot->len_plus_one = (uint8_t)(path_len + 1);
+	slot->match = match;
+	if (path_len)
+		memcpy(slot->path, path, path_len);
+	return match;
+}
+
+/*
+ * A request that is surely no WebSocket attempt, told from its bytes without
+ * parsing them: what ws_is_attempt() says of the parsed head, for a head
+ * plain enough to be sure. Any other head is parsed and asked.
+ */
+static bool surely_not_attempt(struct reporter *r, const struct exchange *x)
+{
+	struct byte_slice target;
+
+	if (mentions_upgrade(x->request, x->request_len) || !plain_request_line(x->request, x->request_len, &target))
+		return false;
+	return !r->opts.paths || !paths_match(r, target.ptr, target.len);
+}
+
 void report_exchange(struct reporter *r, const struct exchange *x)
 {
-	struct judged d = {.x = x};
-	struct out_buf b = {0};
+	struct judged d;
+	enum stream_kind kind;
+
+	OUT_BUF(b);
 
 	r->counts.exchanges++;
-	d.kind = x->first_on_conn ? http_classify_start(x->request, x->request_len) : STREAM_HTTP_REQUEST;
-	if (d.kind == STREAM_NEED_MORE)
-		d.kind = x->request_len ? STREAM_NOT_HTTP : STREAM_NEED_MORE;
+	kind = x->first_on_conn ? http_classify_start(x->request, x->request_len) : STREAM_HTTP_REQUEST;
+	if (kind == STREAM_NEED_MORE)
+		kind = x->request_len ? STREAM_NOT_HTTP : STREAM_NEED_MORE;
+	/* Nearly every request on a busy port: its answer is never looked at. */
+	if (kind == STREAM_HTTP_REQUEST && surely_not_attempt(r, x))
+		return;
+	memset(&d, 0, offsetof(struct judged, req));
+	d.x = x;
+	d.kind = kind;
 	if (d.kind == STREAM_HTTP_REQUEST && !http_parse_request(x->request, x->request_len, &d.req) &&
 	    (x->request_truncated || x->request_gap))
 		parse_partial_request_line(x->request, x->request_len, &d.req);
@@ -499,9 +783,7 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 		print_json(r, &d, &b);
 	else
 		print_text(r, &d, &b);
-	fwrite(b.p, 1, b.len, r->opts.out);
-	fflush(r->opts.out);
-	free(b.p);
+	ob_write(r, &b);
 	r->counts.printed++;
 }
 
@@ -580,11 +862,12 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 	struct lifetime_facts f;
 	struct http_head req;
 	struct proc_info proc;
-	struct out_buf b = {0};
 	char when[64], hint[512], comm[WS_COMM_LEN + 1];
 	uint64_t now = l->closed_ns ? l->closed_ns : l->upgraded_ns;
 	bool have_req = false;
 	struct timespec ts;
+
+	OUT_BUF(b);
 
 	if (l->still_open) {
 		/* Open at exit: its age is now. */
@@ -704,7 +987,5 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 		if (f.idle_timeout)
 			ob_printf(&b, "    hint idle-timeout: %s\n", hint);
 	}
-	fwrite(b.p, 1, b.len, r->opts.out);
-	fflush(r->opts.out);
-	free(b.p);
+	ob_write(r, &b);
 }

@@ -6,7 +6,8 @@
  * is a WebSocket attempt, judges it, fills in the process and container from
  * /proc, and prints one text line (with the redacted head under -v) or one
  * JSON object; everything from the wire is escaped and secrets are redacted
- * unless show_secrets. Keeps the counts the exit summary prints.
+ * unless show_secrets. Keeps the counts the exit summary prints. A request
+ * that is surely no attempt costs a look at its bytes, not a parse.
  */
 #ifndef WSSNOOP_REPORT_H
 #define WSSNOOP_REPORT_H
@@ -26,9 +27,10 @@ struct report_opts {
 	bool failed_only;   /* -x: skip upgraded handshakes */
 	bool show_secrets;  /* turn redaction off */
 	bool wide;	    /* -w: no column cuts */
+	bool batch_flush;   /* the caller flushes out after each batch; else each record is flushed */
 	uint32_t pid;	    /* only this process (0: all) */
 	uint64_t netns;	    /* only sockets of processes in this network namespace (0: all) */
-	const struct path_set *paths;
+	const struct path_set *paths; /* change only through report_set_paths(): decisions are remembered */
 	int64_t mono_to_real_ns; /* add to a CLOCK_MONOTONIC time to get wall-clock time */
 	/* Told of every attempt that passes the scope filters (--pid, --netns),
 	 * printed or not: the daemon's metrics. May be NULL. */
@@ -53,12 +55,33 @@ struct report_counts {
 	uint64_t still_open;   /* upgraded connections open at exit */
 };
 
+#define REPORT_PATH_MEMO_SLOTS 64
+#define REPORT_PATH_MEMO_BYTES 62
+
+/* Private to report.c: results kept because the next record likely asks again. */
+struct report_path_memo {
+	uint8_t len_plus_one; /* 0: an empty slot */
+	bool match;	      /* a --path pattern matches this path */
+	uint8_t path[REPORT_PATH_MEMO_BYTES];
+};
+
+struct report_memo {
+	struct report_path_memo paths[REPORT_PATH_MEMO_SLOTS];
+	int64_t iso_secs, local_secs; /* the seconds the texts below show */
+	bool iso_valid, local_valid;
+	char iso[72];		      /* "2006-01-02T15:04:05" */
+	char local[16];		      /* "15:04:05" */
+};
+
 struct reporter {
 	struct report_opts opts;
 	struct report_counts counts;
+	struct report_memo memo;
 };
 
 void report_init(struct reporter *r, const struct report_opts *opts);
+/* Replace the --path patterns (the set's contents may have changed in place). */
+void report_set_paths(struct reporter *r, const struct path_set *paths);
 /* What one upgraded connection's end comes to: the figures the text, the
  * JSON and the metrics share. */
 struct lifetime_facts {

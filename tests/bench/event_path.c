@@ -7,8 +7,8 @@
  * 512-byte page, cut to the answer budget; an owner record per connection, a
  * close at its end) with a few WebSocket handshakes among them (a 101, the
  * lifetime record of the FIN, the close), through the same code as wssnoop's
- * poll loop: records in, the poll loop's work once per wakeup, exchanges
- * judged and printed to /dev/null. Also times handshakes alone, the cost of
+ * poll loop (pipeline.h): records in, the loop's work once per wakeup,
+ * exchanges judged and printed to /dev/null. Also times handshakes alone, the cost of
  * what is printed.
  *
  *   event_path [PASSES [SCENARIO]]   prints a table, then one JSON line
@@ -19,8 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "path_glob.h"
-#include "report.h"
-#include "tracker.h"
+#include "pipeline.h"
 
 #define REPEATS 7
 #define CONNS 16		/* wrk -c16 */
@@ -250,29 +249,10 @@ static int compare_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-struct glue {
-	struct tracker *tracker;
-	struct reporter reporter;
-};
-
-static void on_exchange(void *ctx, const struct exchange *x)
-{
-	struct glue *g = ctx;
-
-	report_exchange(&g->reporter, x);
-}
-
-static void on_lifetime(void *ctx, const struct lifetime_report *l)
-{
-	struct glue *g = ctx;
-
-	report_lifetime(&g->reporter, l);
-}
-
 /* One pass of records as the poll loop hands them over, with its work at
  * each wakeup. Not inlined: `valgrind --tool=callgrind
  * --toggle-collect=feed_pass` counts exactly this. */
-__attribute__((noinline)) static void feed_pass(struct glue *g, const struct replay *r)
+__attribute__((noinline)) static void feed_pass(struct pipeline *p, const struct replay *r)
 {
 	size_t waiting = 0;
 
@@ -280,15 +260,15 @@ __attribute__((noinline)) static void feed_pass(struct glue *g, const struct rep
 		const struct ws_event *ev = (const struct ws_event *)(r->buf + r->offsets[i]);
 		size_t size = sizeof(*ev) + ev->sample_len;
 
-		tracker_event(g->tracker, ev, size);
+		pipeline_record(p, ev, size);
 		/* A ring-buffer record: an 8-byte header, rounded up to 8. */
 		waiting += (size + 15) & ~(size_t)7;
 		if (waiting >= WAKE_BYTES) {
-			tracker_tick(g->tracker, ev->ts_ns);
+			pipeline_wake(p, ev->ts_ns);
 			waiting = 0;
 		}
 	}
-	tracker_tick(g->tracker, ((const struct ws_event *)(r->buf + r->offsets[r->n_offsets - 1]))->ts_ns);
+	pipeline_wake(p, ((const struct ws_event *)(r->buf + r->offsets[r->n_offsets - 1]))->ts_ns);
 }
 
 /* New cookies and later times for each pass: the tracker sees new connections. */
@@ -306,9 +286,15 @@ static void patch(struct replay *r, unsigned pass, uint64_t pass_ns)
 static double run(const struct scenario *s, const struct path_set *paths, unsigned passes, struct replay *r,
 		  uint64_t *printed)
 {
-	struct tracker_opts topts = {0};
-	struct report_opts ropts = {0};
-	struct glue g;
+	/* As main.c sets it up on a kernel that attributes (sock:* tracepoints),
+	 * with the default timeout. */
+	struct pipeline_opts popts = {
+		.request_budget = WS_REQUEST_SAMPLE_DEFAULT,
+		.answer_budget = s->answer_budget,
+		.timeout_ns = 10ULL * 1000000000ULL,
+		.lifetime = true,
+	};
+	struct pipeline p;
 	double runs[REPEATS];
 	uint64_t pass_ns;
 	FILE *out = fopen("/dev/null", "w");
@@ -323,21 +309,11 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 	pass_ns = ((const struct ws_event *)(r->buf + r->offsets[r->n_offsets - 1]))->ts_ns -
 		  ((const struct ws_event *)r->buf)->ts_ns + 1000000;
 
-	ropts.out = out;
-	ropts.json = s->json;
-	ropts.paths = paths;
-	ropts.mono_to_real_ns = 1700000000000000000LL;
-	report_init(&g.reporter, &ropts);
-	topts.request_budget = WS_REQUEST_SAMPLE_DEFAULT;
-	topts.answer_budget = s->answer_budget;
-	topts.timeout_ns = 10ULL * 1000000000ULL;
-	topts.idle_ns = 600ULL * 1000000000ULL;
-	topts.max_conns = 65536;
-	topts.on_exchange = on_exchange;
-	topts.on_lifetime = on_lifetime;
-	topts.ctx = &g;
-	g.tracker = tracker_new(&topts);
-	if (!g.tracker) {
+	popts.report.out = out;
+	popts.report.json = s->json;
+	popts.report.paths = paths;
+	popts.report.mono_to_real_ns = 1700000000000000000LL;
+	if (pipeline_init(&p, &popts)) {
 		fprintf(stderr, "event_path: out of memory\n");
 		exit(1);
 	}
@@ -350,15 +326,15 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 			patch(r, rep * passes + pass, pass_ns);
 			if (pass == 0)
 				start = now_ns();
-			feed_pass(&g, r);
+			feed_pass(&p, r);
 			records += r->n_offsets;
 		}
 		if (rep)
 			runs[rep - 1] = (now_ns() - start) / (double)records;
 	}
-	*printed = g.reporter.counts.printed;
-	tracker_flush(g.tracker);
-	tracker_free(g.tracker);
+	*printed = p.reporter.counts.printed;
+	pipeline_finish(&p);
+	pipeline_free(&p);
 	fclose(out);
 	qsort(runs, REPEATS, sizeof(runs[0]), compare_double);
 	return runs[REPEATS / 2];

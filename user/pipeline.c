@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * pipeline.c - the tracker's callbacks into the reporter, and the bounds of
+ * the connection table.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "pipeline.h"
+#include "proc.h"
+
+/* Bound on the connection table (the least recently active is evicted). */
+#define MAX_CONNS 65536
+/* A quiet connection with nothing waiting is forgotten after this. */
+#define IDLE_NS (600ULL * 1000000000ULL)
+
+static void on_exchange(void *ctx, const struct exchange *x)
+{
+	struct pipeline *p = ctx;
+
+	report_exchange(&p->reporter, x);
+}
+
+static void on_lifetime(void *ctx, const struct lifetime_report *l)
+{
+	struct pipeline *p = ctx;
+
+	report_lifetime(&p->reporter, l);
+}
+
+/* Only where the kernel side cannot attribute: the socket most likely still
+ * exists when its request head completes. */
+static void on_unowned(void *ctx, struct conn_meta *meta)
+{
+	(void)ctx;
+	meta->tgid = proc_socket_owner(meta->family, meta->local_addr, meta->local_port, meta->remote_addr,
+				       meta->remote_port);
+	meta->tid = meta->tgid;
+	if (meta->tgid)
+		meta->owner_source = WS_OWNER_PROC;
+}
+
+int pipeline_init(struct pipeline *p, const struct pipeline_opts *opts)
+{
+	struct tracker_opts topts = {
+		.request_budget = opts->request_budget,
+		.answer_budget = opts->answer_budget,
+		.timeout_ns = opts->timeout_ns,
+		.idle_ns = IDLE_NS,
+		.max_conns = MAX_CONNS,
+		.on_exchange = on_exchange,
+		.on_unowned = opts->infer_owner ? on_unowned : NULL,
+		.on_lifetime = opts->lifetime ? on_lifetime : NULL,
+		.ctx = p,
+	};
+	struct report_opts ropts = opts->report;
+
+	memset(p, 0, sizeof(*p));
+	ropts.batch_flush = true;
+	report_init(&p->reporter, &ropts);
+	p->tracker = tracker_new(&topts);
+	return p->tracker ? 0 : -1;
+}
+
+int pipeline_record(void *ctx, const struct ws_event *ev, size_t size)
+{
+	struct pipeline *p = ctx;
+
+	p->records++;
+	tracker_event(p->tracker, ev, size);
+	return 0;
+}
+
+void pipeline_wake(struct pipeline *p, uint64_t now_ns)
+{
+	tracker_tick(p->tracker, now_ns);
+	/* One write for the whole batch, not one per line: lines still come
+	 * out within a wakeup of the records that made them. */
+	if (p->reporter.opts.out)
+		fflush(p->reporter.opts.out);
+}
+
+void pipeline_finish(struct pipeline *p)
+{
+	tracker_flush(p->tracker);
+	if (p->reporter.opts.out)
+		fflush(p->reporter.opts.out);
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	tracker_free(p->tracker);
+	p->tracker = NULL;
+}
