@@ -15,6 +15,32 @@
 #include "tracker.h"
 
 #define PENDING_MAX 16
+/* Copies of request heads up to this size come from a pool of equal buffers
+ * and go back to it: nearly every head is this small, and a malloc and a
+ * free cost more than the rest of a request's bookkeeping. The pool keeps at
+ * most POOL_MAX buffers. */
+#define SMALL_REQUEST 256
+#define POOL_MAX 1024
+
+/* Under AddressSanitizer a pooled buffer is poisoned but for the bytes in
+ * use, so that reads past a request's length or of a released request are
+ * caught as they would be with malloc's buffers. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TRACKER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TRACKER_ASAN 1
+#endif
+#ifdef TRACKER_ASAN
+#include <sanitizer/asan_interface.h>
+#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POOL_POISON(p, n) ((void)(p), (void)(n))
+#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 struct head_asm {
 	uint8_t *buf;	 /* cap bytes while active */
@@ -74,6 +100,8 @@ struct tracker {
 	 * every connection on every wakeup. A lower bound, lowered whenever a
 	 * time is stored, recomputed by each full pass. */
 	uint64_t next_due_ns;
+	uint8_t *pool; /* free SMALL_REQUEST buffers, each holding the next's address */
+	size_t pool_len;
 };
 
 static size_t bucket_of(const struct tracker *t, uint64_t cookie)
@@ -185,9 +213,61 @@ static struct pending *pending_at(struct conn *c, unsigned i)
 	return &c->pending[(c->pending_head + i) % PENDING_MAX];
 }
 
-static void pending_pop(struct conn *c)
+static uint8_t *request_alloc(struct tracker *t, size_t len)
 {
-	free(pending_at(c, 0)->request);
+	uint8_t *b;
+
+	if (len > SMALL_REQUEST)
+		return malloc(len);
+	b = t->pool;
+	if (b) {
+		POOL_UNPOISON(b, sizeof(t->pool));
+		memcpy(&t->pool, b, sizeof(t->pool));
+		t->pool_len--;
+	} else {
+		b = malloc(SMALL_REQUEST);
+		if (!b)
+			return NULL;
+	}
+	POOL_UNPOISON(b, len);
+	POOL_POISON(b + len, SMALL_REQUEST - len);
+	return b;
+}
+
+/* len: as given to request_alloc(). */
+static void request_release(struct tracker *t, uint8_t *b, size_t len)
+{
+	if (!b)
+		return;
+	if (len > SMALL_REQUEST || t->pool_len >= POOL_MAX) {
+		POOL_UNPOISON(b, len > SMALL_REQUEST ? len : SMALL_REQUEST);
+		free(b);
+		return;
+	}
+	POOL_UNPOISON(b, sizeof(t->pool));
+	memcpy(b, &t->pool, sizeof(t->pool));
+	POOL_POISON(b, SMALL_REQUEST);
+	t->pool = b;
+	t->pool_len++;
+}
+
+static void pool_free(struct tracker *t)
+{
+	while (t->pool) {
+		uint8_t *b = t->pool;
+
+		POOL_UNPOISON(b, SMALL_REQUEST);
+		memcpy(&t->pool, b, sizeof(t->pool));
+		free(b);
+	}
+	t->pool_len = 0;
+}
+
+static void pending_pop(struct tracker *t, struct conn *c)
+{
+	struct pending *p = pending_at(c, 0);
+
+	request_release(t, p->request, p->request_len);
 	c->pending_head = (c->pending_head + 1) % PENDING_MAX;
 	c->n_pending--;
 }
@@ -200,7 +280,7 @@ static void pending_finish(struct tracker *t, struct conn *c, enum exchange_end 
 
 		if (!p->reported)
 			report(t, c, p, end, NULL, 0, false, ns);
-		pending_pop(c);
+		pending_pop(t, c);
 	}
 }
 
@@ -216,8 +296,8 @@ static void conn_free(struct tracker *t, struct conn *c)
 	asm_release(&c->dir[0]);
 	asm_release(&c->dir[1]);
 	for (unsigned i = 0; i < c->n_pending; i++)
-		free(pending_at(c, i)->request);
-	free(c->upgrade_request);
+		request_release(t, pending_at(c, i)->request, pending_at(c, i)->request_len);
+	request_release(t, c->upgrade_request, c->upgrade_request_len);
 	free(c);
 	t->stats.conns--;
 }
@@ -357,12 +437,12 @@ static void request_complete(struct tracker *t, struct conn *c, const uint8_t *h
 		p = pending_at(c, 0);
 		if (!p->reported)
 			report(t, c, p, EXCHANGE_NO_RESPONSE, NULL, 0, false, t->now_ns);
-		pending_pop(c);
+		pending_pop(t, c);
 		t->stats.pending_dropped++;
 	}
 	p = pending_at(c, c->n_pending);
 	memset(p, 0, sizeof(*p));
-	p->request = malloc(len ? len : 1);
+	p->request = request_alloc(t, len);
 	if (!p->request)
 		return;
 	memcpy(p->request, head, len);
@@ -441,7 +521,7 @@ static void answer_complete(struct tracker *t, struct conn *c, const uint8_t *he
 		p->request = NULL;
 		t->stats.upgraded++;
 	}
-	pending_pop(c);
+	pending_pop(t, c);
 }
 
 static void head_complete(struct tracker *t, struct conn *c, int dir, const uint8_t *head, size_t len,
@@ -748,6 +828,7 @@ void tracker_free(struct tracker *t)
 		return;
 	while (t->lru_head)
 		conn_free(t, t->lru_head);
+	pool_free(t);
 	free(t->buckets);
 	free(t);
 }
