@@ -632,16 +632,40 @@ static bool is_ascii_digit(uint8_t c)
  * header can be named Upgrade, Sec-WebSocket-Key or Sec-WebSocket-Version:
  * header names are runs of the head's bytes, and the words are letters only,
  * which every case-insensitive comparison folds alike. */
+static bool word_at(const uint8_t *p, size_t n, size_t i)
+{
+	uint8_t c = p[i] | 0x20;
+
+	if (c == 'u')
+		return n - i >= 7 && byte_slice_eq_nocase((struct byte_slice){p + i, 7}, "upgrade");
+	if (c == 'w')
+		return n - i >= 9 && byte_slice_eq_nocase((struct byte_slice){p + i, 9}, "websocket");
+	return false;
+}
+
 static bool mentions_upgrade(const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i + 7 <= n; i++) {
-		uint8_t c = p[i] | 0x20;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
 
-		if (c == 'u' && byte_slice_eq_nocase((struct byte_slice){p + i, 7}, "upgrade"))
-			return true;
-		if (c == 'w' && i + 9 <= n && byte_slice_eq_nocase((struct byte_slice){p + i, 9}, "websocket"))
-			return true;
+	/* Eight bytes at a time, to the first that may start either word ('u'
+	 * or 'w' once 0x20 is set: any letter case). */
+	for (; i + 8 <= n; i += 8) {
+		uint64_t word, u, w;
+
+		memcpy(&word, p + i, sizeof(word));
+		word |= ones * 0x20;
+		u = word ^ (ones * 'u');
+		w = word ^ (ones * 'w');
+		if (!(((u - ones) & ~u & highs) | ((w - ones) & ~w & highs)))
+			continue;
+		for (size_t k = i; k < i + 8; k++)
+			if (word_at(p, n, k))
+				return true;
 	}
+	for (; i < n; i++)
+		if (word_at(p, n, i))
+			return true;
 	return false;
 }
 
