@@ -40,8 +40,13 @@ static struct byte_slice slice(const uint8_t *buf, size_t from, size_t to)
 	return (struct byte_slice){ buf + from, to - from };
 }
 
-static struct byte_slice trim_ows(struct byte_slice s)
+static inline struct byte_slice trim_ows(struct byte_slice s)
 {
+	/* Most values follow ": ", a single space. */
+	if (s.len && s.ptr[0] == ' ') {
+		s.ptr++;
+		s.len--;
+	}
 	while (s.len && is_ows(s.ptr[0])) {
 		s.ptr++;
 		s.len--;
@@ -145,24 +150,32 @@ static bool parse_version(struct byte_slice v, struct http_head *out)
 	return true;
 }
 
-/* Index of the first byte at or after i in line that is (or is not) a space. */
-static size_t skip_to(struct byte_slice line, size_t i, bool want_space)
+/* Index of the first space at or after i in line, or line.len. */
+static size_t next_space(struct byte_slice line, size_t i)
 {
-	while (i < line.len && (line.ptr[i] == ' ') != want_space)
+	const uint8_t *sp = i < line.len ? memchr(line.ptr + i, ' ', line.len - i) : NULL;
+
+	return sp ? (size_t)(sp - line.ptr) : line.len;
+}
+
+/* Index of the first byte at or after i in line that is not a space. */
+static size_t skip_spaces(struct byte_slice line, size_t i)
+{
+	while (i < line.len && line.ptr[i] == ' ')
 		i++;
 	return i;
 }
 
 static void parse_request_line(struct byte_slice line, struct http_head *out)
 {
-	size_t method_end = skip_to(line, 0, true);
-	size_t target_start = skip_to(line, method_end, false);
-	size_t target_end = skip_to(line, target_start, true);
-	size_t version_start = skip_to(line, target_end, false);
+	size_t method_end = next_space(line, 0);
+	size_t target_start = skip_spaces(line, method_end);
+	size_t target_end = next_space(line, target_start);
+	size_t version_start = skip_spaces(line, target_end);
 	bool method_ok = method_end > 0;
 
-	for (size_t i = 0; i < method_end; i++)
-		method_ok = method_ok && is_tchar(line.ptr[i]);
+	for (size_t i = 0; i < method_end && method_ok; i++)
+		method_ok = is_tchar(line.ptr[i]);
 
 	out->method = slice(line.ptr, 0, method_end);
 	out->target = slice(line.ptr, target_start, target_end);
@@ -174,13 +187,13 @@ static void parse_request_line(struct byte_slice line, struct http_head *out)
 
 static void parse_status_line(struct byte_slice line, struct http_head *out)
 {
-	size_t version_end = skip_to(line, 0, true);
-	size_t status_start = skip_to(line, version_end, false);
-	size_t status_end = skip_to(line, status_start, true);
+	size_t version_end = next_space(line, 0);
+	size_t status_start = skip_spaces(line, version_end);
+	size_t status_end = next_space(line, status_start);
 	struct byte_slice status = slice(line.ptr, status_start, status_end);
 
 	out->version = slice(line.ptr, 0, version_end);
-	out->reason = trim_ows(slice(line.ptr, skip_to(line, status_end, false), line.len));
+	out->reason = trim_ows(slice(line.ptr, skip_spaces(line, status_end), line.len));
 	if (status.len == 3 && is_digit(status.ptr[0]) && is_digit(status.ptr[1]) &&
 	    is_digit(status.ptr[2]))
 		out->status = (uint16_t)((status.ptr[0] - '0') * 100 + (status.ptr[1] - '0') * 10 +
@@ -190,11 +203,347 @@ static void parse_status_line(struct byte_slice line, struct http_head *out)
 		out->anomalies |= HTTP_ANOM_BAD_START_LINE;
 }
 
-/* Returns whether the line became (or extended) a stored header, so that a
- * folded continuation knows whether it has something to extend. */
-static bool parse_header_line(struct byte_slice line, bool prev_stored, struct http_head *out)
+/* Lower-case spellings of enum http_name. */
+static const char *const name_texts[HTTP_NAME_COUNT] = {
+	[HTTP_NAME_HOST] = "host",
+	[HTTP_NAME_CONNECTION] = "connection",
+	[HTTP_NAME_UPGRADE] = "upgrade",
+	[HTTP_NAME_SEC_WEBSOCKET_KEY] = "sec-websocket-key",
+	[HTTP_NAME_SEC_WEBSOCKET_VERSION] = "sec-websocket-version",
+	[HTTP_NAME_SEC_WEBSOCKET_ACCEPT] = "sec-websocket-accept",
+	[HTTP_NAME_SEC_WEBSOCKET_PROTOCOL] = "sec-websocket-protocol",
+	[HTTP_NAME_SEC_WEBSOCKET_EXTENSIONS] = "sec-websocket-extensions",
+	[HTTP_NAME_HTTP2_SETTINGS] = "http2-settings",
+	[HTTP_NAME_USER_AGENT] = "user-agent",
+	[HTTP_NAME_ORIGIN] = "origin",
+	[HTTP_NAME_VIA] = "via",
+	[HTTP_NAME_FORWARDED] = "forwarded",
+	[HTTP_NAME_X_FORWARDED_FOR] = "x-forwarded-for",
+	[HTTP_NAME_X_FORWARDED_PROTO] = "x-forwarded-proto",
+	[HTTP_NAME_X_FORWARDED_PORT] = "x-forwarded-port",
+	[HTTP_NAME_X_FORWARDED_HOST] = "x-forwarded-host",
+	[HTTP_NAME_X_REAL_IP] = "x-real-ip",
+	[HTTP_NAME_X_AMZN_TRACE_ID] = "x-amzn-trace-id",
+	[HTTP_NAME_X_REQUEST_ID] = "x-request-id",
+	[HTTP_NAME_CONTENT_LENGTH] = "content-length",
+};
+
+/*
+ * Word-at-a-time name comparison: every header name is classified, and a
+ * byte loop over names was most of the parsing cost. Loads go through
+ * memcpy, so alignment does not matter, and never reach past the n bytes
+ * given.
+ */
+#define BYTES_ONES 0x0101010101010101ull
+#define BYTES_HIGHS 0x8080808080808080ull
+
+static uint64_t load_word(const uint8_t *p)
 {
-	const uint8_t *colon;
+	uint64_t word;
+
+	memcpy(&word, p, sizeof(word));
+	return word;
+}
+
+/* The 4 to 7 bytes at p in one word, some of them twice. */
+static uint64_t load_short(const uint8_t *p, size_t n)
+{
+	uint32_t head, tail;
+
+	memcpy(&head, p, sizeof(head));
+	memcpy(&tail, p + n - 4, sizeof(tail));
+	return head | (uint64_t)tail << 32;
+}
+
+/* The word with ASCII upper-case letters made lower-case, other bytes kept. */
+static uint64_t lower_word(uint64_t word)
+{
+	uint64_t seven_bits = word & ~BYTES_HIGHS; /* no carry between bytes below */
+	uint64_t from_a = seven_bits + BYTES_ONES * (0x80 - 'A');
+	uint64_t past_z = seven_bits + BYTES_ONES * (0x7f - 'Z');
+	uint64_t upper = from_a & ~past_z & ~word & BYTES_HIGHS;
+
+	return word | upper >> 2; /* 0x80 >> 2 is the case bit 0x20 */
+}
+
+/* 0x20 in each byte of a lower-case word that is a letter: the bit that
+ * case-folding may set there. */
+static inline uint64_t letter_case_bits(uint64_t lower)
+{
+	uint64_t seven_bits = lower & ~BYTES_HIGHS;
+	uint64_t from_a = seven_bits + BYTES_ONES * (0x80 - 'a');
+	uint64_t past_z = seven_bits + BYTES_ONES * (0x7f - 'z');
+
+	return (from_a & ~past_z & ~lower & BYTES_HIGHS) >> 2;
+}
+
+/* The word of p equals the lower-case word want, ignoring ASCII case: where
+ * want has a letter, p may have either case; elsewhere the same byte. */
+static inline bool word_equal_to_lower(uint64_t p, uint64_t want)
+{
+	return (p | letter_case_bits(want)) == want;
+}
+
+/*
+ * n bytes of p equal the lower-case lower, ignoring ASCII case. Inline and
+ * called with string literals (NAME_IS), so that the words of lower and
+ * their case bits become constants.
+ */
+static inline bool equal_to_lower(const uint8_t *p, const char *lower, size_t n)
+{
+	const uint8_t *want = (const uint8_t *)lower;
+	size_t i;
+
+	if (n < 4) {
+		for (i = 0; i < n; i++)
+			if (ascii_lower(p[i]) != want[i])
+				return false;
+		return true;
+	}
+	if (n < 8)
+		return word_equal_to_lower(load_short(p, n), load_short(want, n));
+	for (i = 0; i + 8 <= n; i += 8)
+		if (!word_equal_to_lower(load_word(p + i), load_word(want + i)))
+			return false;
+	/* The last word overlaps the one before: checking bytes twice is cheaper
+	 * than a byte loop. */
+	return i == n || word_equal_to_lower(load_word(p + n - 8), load_word(want + n - 8));
+}
+
+#define NAME_IS(name, lower) equal_to_lower((name).ptr, lower, sizeof(lower) - 1)
+
+/*
+ * Sixteen bytes at a time through GCC vector extensions (SSE2 on x86-64,
+ * NEON on arm64): line ends, NUL and bare CR are found in one scan, and where
+ * a header name stops in another, instead of a libc call or byte loop for
+ * each, per line.
+ */
+typedef uint8_t byte_block __attribute__((vector_size(16)));
+typedef int8_t lane_mask __attribute__((vector_size(16))); /* a comparison's result */
+typedef uint64_t word_pair __attribute__((vector_size(16)));
+#define BLOCK_LEN 16
+
+static byte_block load_block(const uint8_t *p)
+{
+	byte_block block;
+
+	memcpy(&block, p, sizeof(block));
+	return block;
+}
+
+/* Index of the first lane set, or BLOCK_LEN when none is. */
+static size_t first_lane(lane_mask hits)
+{
+	word_pair words = (word_pair)hits;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (words[0])
+		return (size_t)__builtin_ctzll(words[0]) / 8;
+	if (words[1])
+		return 8 + (size_t)__builtin_ctzll(words[1]) / 8;
+#else
+	if (words[0])
+		return (size_t)__builtin_clzll(words[0]) / 8;
+	if (words[1])
+		return 8 + (size_t)__builtin_clzll(words[1]) / 8;
+#endif
+	return BLOCK_LEN;
+}
+
+/*
+ * Where a header name stops: the first ':', SP or HT of the line, or
+ * line.len. avail >= line.len bytes may be read from line.ptr (the line end
+ * and what follows), so that one block covers a short line too.
+ */
+static size_t name_stop(struct byte_slice line, size_t avail)
+{
+	size_t i = 0;
+
+	for (; i < line.len && i + BLOCK_LEN <= avail; i += BLOCK_LEN) {
+		byte_block block = load_block(line.ptr + i);
+		size_t at = i + first_lane((block == ':') | (block == ' ') | (block == '\t'));
+
+		if (at < i + BLOCK_LEN)
+			return at < line.len ? at : line.len;
+	}
+	for (; i < line.len; i++)
+		if (line.ptr[i] == ':' || is_ows(line.ptr[i]))
+			return i;
+	return line.len;
+}
+
+/* The first CR, LF or NUL at or after pos, or len: the bytes that end a line
+ * or make an anomaly. */
+static size_t next_line_byte(const uint8_t *buf, size_t pos, size_t len)
+{
+	for (; pos + BLOCK_LEN <= len; pos += BLOCK_LEN) {
+		byte_block block = load_block(buf + pos);
+		size_t at = first_lane((block == '\n') | (block == '\r') | (block == 0));
+
+		if (at < BLOCK_LEN)
+			return pos + at;
+	}
+	for (; pos < len; pos++)
+		if (buf[pos] == '\n' || buf[pos] == '\r' || buf[pos] == '\0')
+			return pos;
+	return len;
+}
+
+/*
+ * The LF that ends the line starting at pos, or len when none does. NUL and
+ * bare CR (a CR not followed by LF; one that ends the bytes given may yet be)
+ * met on the way are recorded: every byte up to the end of the head passes
+ * here once, so the head needs no second pass for them. A CR-only head has no
+ * lines at all, and its CRs are found all the same.
+ */
+static size_t line_end_at(const uint8_t *buf, size_t pos, size_t len, uint32_t *anomalies)
+{
+	for (;;) {
+		size_t at = next_line_byte(buf, pos, len);
+
+		if (at == len || buf[at] == '\n')
+			return at;
+		if (buf[at] == '\0')
+			*anomalies |= HTTP_ANOM_NUL;
+		else if (at + 1 < len && buf[at + 1] == '\n')
+			return at + 1;
+		else if (at + 1 < len)
+			*anomalies |= HTTP_ANOM_BARE_CR;
+		pos = at + 1;
+	}
+}
+
+#define SEC_WEBSOCKET_PREFIX_LEN (sizeof("sec-websocket-") - 1)
+
+/* Sec-WebSocket-* names; *sec_websocket tells whether the prefix was there. */
+static enum http_name classify_sec_websocket(struct byte_slice name, bool *sec_websocket)
+{
+	struct byte_slice rest;
+
+	*sec_websocket = name.len >= SEC_WEBSOCKET_PREFIX_LEN && NAME_IS(name, "sec-websocket-");
+	if (!*sec_websocket)
+		return HTTP_NAME_OTHER;
+	rest = slice(name.ptr, SEC_WEBSOCKET_PREFIX_LEN, name.len);
+	switch (rest.len) {
+	case 3:
+		return NAME_IS(rest, "key") ? HTTP_NAME_SEC_WEBSOCKET_KEY : HTTP_NAME_OTHER;
+	case 6:
+		return NAME_IS(rest, "accept") ? HTTP_NAME_SEC_WEBSOCKET_ACCEPT : HTTP_NAME_OTHER;
+	case 7:
+		return NAME_IS(rest, "version") ? HTTP_NAME_SEC_WEBSOCKET_VERSION : HTTP_NAME_OTHER;
+	case 8:
+		return NAME_IS(rest, "protocol") ? HTTP_NAME_SEC_WEBSOCKET_PROTOCOL : HTTP_NAME_OTHER;
+	case 10:
+		return NAME_IS(rest, "extensions") ? HTTP_NAME_SEC_WEBSOCKET_EXTENSIONS
+						   : HTTP_NAME_OTHER;
+	}
+	return HTTP_NAME_OTHER;
+}
+
+/* Which indexed name this is: the length leaves two candidates at most. */
+static enum http_name classify_name(struct byte_slice name, bool *sec_websocket)
+{
+	*sec_websocket = false;
+	if (name.len == 0)
+		return HTTP_NAME_OTHER;
+	/* No other indexed name starts with an s. */
+	if (ascii_lower(name.ptr[0]) == 's')
+		return classify_sec_websocket(name, sec_websocket);
+	switch (name.len) {
+	case 3:
+		if (NAME_IS(name, "via"))
+			return HTTP_NAME_VIA;
+		break;
+	case 4:
+		if (NAME_IS(name, "host"))
+			return HTTP_NAME_HOST;
+		break;
+	case 6:
+		if (NAME_IS(name, "origin"))
+			return HTTP_NAME_ORIGIN;
+		break;
+	case 7:
+		if (NAME_IS(name, "upgrade"))
+			return HTTP_NAME_UPGRADE;
+		break;
+	case 9:
+		if (NAME_IS(name, "forwarded"))
+			return HTTP_NAME_FORWARDED;
+		if (NAME_IS(name, "x-real-ip"))
+			return HTTP_NAME_X_REAL_IP;
+		break;
+	case 10:
+		if (NAME_IS(name, "connection"))
+			return HTTP_NAME_CONNECTION;
+		if (NAME_IS(name, "user-agent"))
+			return HTTP_NAME_USER_AGENT;
+		break;
+	case 12:
+		if (NAME_IS(name, "x-request-id"))
+			return HTTP_NAME_X_REQUEST_ID;
+		break;
+	case 14:
+		if (NAME_IS(name, "content-length"))
+			return HTTP_NAME_CONTENT_LENGTH;
+		if (NAME_IS(name, "http2-settings"))
+			return HTTP_NAME_HTTP2_SETTINGS;
+		break;
+	case 15:
+		if (NAME_IS(name, "x-forwarded-for"))
+			return HTTP_NAME_X_FORWARDED_FOR;
+		if (NAME_IS(name, "x-amzn-trace-id"))
+			return HTTP_NAME_X_AMZN_TRACE_ID;
+		break;
+	case 16:
+		if (NAME_IS(name, "x-forwarded-port"))
+			return HTTP_NAME_X_FORWARDED_PORT;
+		if (NAME_IS(name, "x-forwarded-host"))
+			return HTTP_NAME_X_FORWARDED_HOST;
+		break;
+	case 17:
+		if (NAME_IS(name, "x-forwarded-proto"))
+			return HTTP_NAME_X_FORWARDED_PROTO;
+		break;
+	}
+	return HTTP_NAME_OTHER;
+}
+
+enum http_name http_name_of(struct byte_slice name)
+{
+	bool sec_websocket;
+
+	return classify_name(name, &sec_websocket);
+}
+
+const char *http_name_text(enum http_name name)
+{
+	return (unsigned)name < HTTP_NAME_COUNT ? name_texts[name] : "?";
+}
+
+static void store_header(struct byte_slice name, struct byte_slice value, struct http_head *out)
+{
+	uint32_t i = out->header_count++;
+	bool sec_websocket;
+	enum http_name known = classify_name(name, &sec_websocket);
+
+	out->headers[i].name = name;
+	out->headers[i].value = value;
+	out->header_names[i] = (uint8_t)known;
+	if (known != HTTP_NAME_OTHER) {
+		if (!out->name_count[known]++)
+			out->name_first[known] = (uint8_t)i;
+		out->names_seen |= 1u << known;
+	}
+	out->has_sec_websocket |= sec_websocket;
+}
+
+/* Returns whether the line became (or extended) a stored header, so that a
+ * folded continuation knows whether it has something to extend. avail bytes
+ * may be read from line.ptr. */
+static bool parse_header_line(struct byte_slice line, size_t avail, bool prev_stored,
+			      struct http_head *out)
+{
+	size_t stop, colon;
 	struct byte_slice name, value;
 
 	if (is_ows(line.ptr[0])) {
@@ -214,36 +563,46 @@ static bool parse_header_line(struct byte_slice line, bool prev_stored, struct h
 		return true;
 	}
 
-	colon = memchr(line.ptr, ':', line.len);
-	if (!colon) {
+	stop = name_stop(line, avail);
+	colon = stop;
+	if (stop < line.len && line.ptr[stop] != ':') {
+		/* Whitespace first: the colon, if any, lies further on. */
+		const uint8_t *found = memchr(line.ptr + stop, ':', line.len - stop);
+
+		colon = found ? (size_t)(found - line.ptr) : line.len;
+	}
+	if (colon == line.len) {
 		out->anomalies |= HTTP_ANOM_NO_COLON;
 		return false;
 	}
-	if (colon == line.ptr) {
+	if (colon == 0) {
 		out->anomalies |= HTTP_ANOM_EMPTY_NAME;
 		return false;
 	}
-	name = slice(line.ptr, 0, (size_t)(colon - line.ptr));
-	for (size_t i = 0; i < name.len; i++)
-		if (is_ows(name.ptr[i]))
-			out->anomalies |= HTTP_ANOM_SPACE_IN_NAME;
-	name = trim_ows(name);
-	value = trim_ows(slice(line.ptr, (size_t)(colon - line.ptr) + 1, line.len));
+	name = slice(line.ptr, 0, colon);
+	if (stop < colon) {
+		out->anomalies |= HTTP_ANOM_SPACE_IN_NAME;
+		name = trim_ows(name);
+	}
+	value = trim_ows(slice(line.ptr, colon + 1, line.len));
 	if (out->header_count >= HTTP_HEAD_MAX_HEADERS) {
 		out->headers_dropped++;
 		out->anomalies |= HTTP_ANOM_HEADERS_DROPPED;
 		return false;
 	}
-	out->headers[out->header_count].name = name;
-	out->headers[out->header_count].value = value;
-	out->header_count++;
+	store_header(name, value, out);
 	return true;
 }
 
+/*
+ * One pass over the lines: the first empty line after the start line is the
+ * end of the head, the same one http_find_head_end() finds, so the head is
+ * not searched twice.
+ */
 static bool parse_head(const uint8_t *buf, size_t len, enum http_head_kind kind,
 		       struct http_head *out)
 {
-	size_t limit, pos = 0;
+	size_t pos = 0;
 	bool first = true, prev_stored = false;
 
 	/* The header array is only valid up to header_count: skip clearing it. */
@@ -251,32 +610,13 @@ static bool parse_head(const uint8_t *buf, size_t len, enum http_head_kind kind,
 	out->kind = kind;
 	if (!buf)
 		len = 0;
-	out->complete = http_find_head_end(buf, len, &out->head_len);
-	if (!out->complete) {
-		out->head_len = len;
-		out->anomalies |= HTTP_ANOM_TRUNCATED;
-	}
-	limit = out->head_len;
-	if (limit && memchr(buf, '\0', limit))
-		out->anomalies |= HTTP_ANOM_NUL;
-	/* Whole region, not per line: a CR-only head has no lines at all. A CR
-	 * that ends the bytes given may yet be followed by LF. */
-	for (const uint8_t *cr = limit ? memchr(buf, '\r', limit) : NULL; cr;
-	     cr = memchr(cr + 1, '\r', limit - (size_t)(cr + 1 - buf))) {
-		if ((size_t)(cr + 1 - buf) < len && cr[1] != '\n') {
-			out->anomalies |= HTTP_ANOM_BARE_CR;
-			break;
-		}
-	}
 
-	while (pos < limit) {
-		const uint8_t *lf = memchr(buf + pos, '\n', limit - pos);
-		size_t line_end, content_end;
+	while (pos < len) {
+		size_t line_end = line_end_at(buf, pos, len, &out->anomalies), content_end;
 		struct byte_slice line;
 
-		if (!lf)
+		if (line_end == len)
 			break; /* a cut last line says nothing reliable */
-		line_end = (size_t)(lf - buf);
 		content_end = line_end;
 		if (content_end > pos && buf[content_end - 1] == '\r')
 			content_end--;
@@ -294,12 +634,20 @@ static bool parse_head(const uint8_t *buf, size_t len, enum http_head_kind kind,
 				parse_status_line(line, out);
 			continue;
 		}
-		if (line.len == 0)
+		if (line.len == 0) {
+			out->complete = true;
+			out->head_len = pos;
 			break;
-		prev_stored = parse_header_line(line, prev_stored, out);
+		}
+		prev_stored = parse_header_line(line, len - (size_t)(line.ptr - buf), prev_stored, out);
+	}
+	if (!out->complete) {
+		out->head_len = len;
+		out->anomalies |= HTTP_ANOM_TRUNCATED;
 	}
 	if (first)
 		out->anomalies |= HTTP_ANOM_BAD_START_LINE;
+
 	return out->start_line_ok;
 }
 
@@ -313,12 +661,26 @@ bool http_parse_response(const uint8_t *buf, size_t len, struct http_head *out)
 	return parse_head(buf, len, HTTP_HEAD_RESPONSE, out);
 }
 
+const struct http_header *http_header_get(const struct http_head *head, enum http_name name,
+					  unsigned *count)
+{
+	bool seen = http_head_has_name(head, name);
+
+	if (count)
+		*count = seen ? head->name_count[name] : 0;
+	return seen ? &head->headers[head->name_first[name]] : NULL;
+}
+
 const struct http_header *http_header_find(const struct http_head *head, const char *name,
 					   unsigned *count)
 {
+	struct byte_slice wanted = byte_slice_from_cstr(name);
+	enum http_name known = http_name_of(wanted);
 	const struct http_header *first = NULL;
 	unsigned n = 0;
 
+	if (known != HTTP_NAME_OTHER)
+		return http_header_get(head, known, count);
 	for (uint32_t i = 0; i < head->header_count; i++) {
 		if (!byte_slice_eq_nocase(head->headers[i].name, name))
 			continue;
@@ -337,51 +699,89 @@ static bool is_list_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* The n bytes at p against token (n == strlen(token)): enum http_token_match bits. */
+static unsigned token_match(const uint8_t *p, const char *token, size_t n)
+{
+	bool exact = true;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t want = (uint8_t)token[i];
+
+		if (ascii_lower(p[i]) != ascii_lower(want))
+			return 0;
+		if (p[i] != want && !(i == 0 && want >= 'a' && want <= 'z' && p[i] == want - ('a' - 'A')))
+			exact = false;
+	}
+	return HTTP_TOKEN_PRESENT | (exact ? HTTP_TOKEN_EXACT_CASE : 0);
+}
+
 unsigned http_list_has_token(struct byte_slice value, const char *token)
 {
-	size_t tlen = strlen(token), pos = 0;
+	size_t tlen = strlen(token);
+	const uint8_t *element, *end;
 	unsigned found = 0;
 
-	while (pos <= value.len && tlen) {
-		const uint8_t *comma = value.len > pos ? memchr(value.ptr + pos, ',', value.len - pos)
-						       : NULL;
-		size_t end = comma ? (size_t)(comma - value.ptr) : value.len;
-		size_t a = pos, b = end;
+	if (!tlen || !value.len)
+		return 0;
+	end = value.ptr + value.len;
+	for (element = value.ptr;;) {
+		const uint8_t *comma = memchr(element, ',', (size_t)(end - element));
+		const uint8_t *a = element, *b = comma ? comma : end;
 
-		while (a < b && is_list_space(value.ptr[a]))
+		while (a < b && is_list_space(*a))
 			a++;
-		while (b > a && is_list_space(value.ptr[b - 1]))
+		while (b > a && is_list_space(b[-1]))
 			b--;
-		if (byte_slice_eq_nocase(slice(value.ptr, a, b), token)) {
-			bool exact = true;
-
-			found |= HTTP_TOKEN_PRESENT;
-			for (size_t i = 0; i < tlen; i++) {
-				uint8_t want = (uint8_t)token[i];
-
-				if (value.ptr[a + i] != want &&
-				    !(i == 0 && value.ptr[a] == (uint8_t)(want - ('a' - 'A')) &&
-				      want >= 'a' && want <= 'z'))
-					exact = false;
-			}
-			if (exact)
-				found |= HTTP_TOKEN_EXACT_CASE;
-		}
+		if ((size_t)(b - a) == tlen)
+			found |= token_match(a, token, tlen);
 		if (!comma)
-			break;
-		pos = end + 1;
+			return found;
+		element = comma + 1;
+	}
+}
+
+unsigned http_head_name_has_token(const struct http_head *head, enum http_name name,
+				  const char *token)
+{
+	unsigned found = 0, left;
+
+	if (!http_head_has_name(head, name))
+		return 0;
+	left = head->name_count[name];
+	for (uint32_t i = head->name_first[name]; i < head->header_count && left; i++) {
+		if (head->header_names[i] != name)
+			continue;
+		found |= http_list_has_token(head->headers[i].value, token);
+		left--;
 	}
 	return found;
 }
 
 unsigned http_head_has_token(const struct http_head *head, const char *name, const char *token)
 {
+	enum http_name known = http_name_of(byte_slice_from_cstr(name));
 	unsigned found = 0;
 
+	if (known != HTTP_NAME_OTHER)
+		return http_head_name_has_token(head, known, token);
 	for (uint32_t i = 0; i < head->header_count; i++)
 		if (byte_slice_eq_nocase(head->headers[i].name, name))
 			found |= http_list_has_token(head->headers[i].value, token);
 	return found;
+}
+
+static bool has_upper(struct byte_slice s)
+{
+	size_t k = 0;
+
+	/* A word holds an upper-case letter when lowering it changes it. */
+	for (; k + 8 <= s.len; k += 8)
+		if (lower_word(load_word(s.ptr + k)) != load_word(s.ptr + k))
+			return true;
+	for (; k < s.len; k++)
+		if (s.ptr[k] >= 'A' && s.ptr[k] <= 'Z')
+			return true;
+	return false;
 }
 
 bool http_head_names_lowercase(const struct http_head *head, const char *const *ignore)
@@ -396,9 +796,24 @@ bool http_head_names_lowercase(const struct http_head *head, const char *const *
 			skip = byte_slice_eq_nocase(name, *ig);
 		if (skip)
 			continue;
-		for (size_t k = 0; k < name.len; k++)
-			if (name.ptr[k] >= 'A' && name.ptr[k] <= 'Z')
-				return false;
+		if (has_upper(name))
+			return false;
+		considered++;
+	}
+	return considered > 0;
+}
+
+bool http_head_names_lowercase_except(const struct http_head *head, uint32_t ignore_names)
+{
+	unsigned considered = 0;
+
+	for (uint32_t i = 0; i < head->header_count; i++) {
+		enum http_name known = (enum http_name)head->header_names[i];
+
+		if (known != HTTP_NAME_OTHER && (ignore_names & (1u << known)))
+			continue;
+		if (has_upper(head->headers[i].name))
+			return false;
 		considered++;
 	}
 	return considered > 0;

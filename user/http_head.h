@@ -4,7 +4,9 @@
  *
  * Promise: every function reads only [buf, buf + len), never writes into buf,
  * never allocates, and turns any bytes at all into a result plus anomaly flags
- * instead of an error; parsed fields are slices pointing into buf.
+ * instead of an error; parsed fields are slices pointing into buf. Headers
+ * the judge asks about are indexed by name while parsing, so that looking
+ * one up costs no scan of the others.
  *
  * Why hand-written: wssnoop must keep the raw bytes, survive heads a server
  * would refuse (LF-only, bare CR, folding, NULs, truncation) and say what was
@@ -48,6 +50,39 @@ enum http_anomaly {
 	HTTP_ANOM_HEADERS_DROPPED = 1u << 9, /* more than HTTP_HEAD_MAX_HEADERS headers */
 };
 
+/*
+ * Header names indexed while parsing: the ones rules.c asks about. Matching
+ * is case-insensitive and exact, so the index answers what a scan over the
+ * stored headers would. HTTP_NAME_OTHER stands for every other name.
+ */
+enum http_name {
+	HTTP_NAME_HOST = 0,
+	HTTP_NAME_CONNECTION,
+	HTTP_NAME_UPGRADE,
+	HTTP_NAME_SEC_WEBSOCKET_KEY,
+	HTTP_NAME_SEC_WEBSOCKET_VERSION,
+	HTTP_NAME_SEC_WEBSOCKET_ACCEPT,
+	HTTP_NAME_SEC_WEBSOCKET_PROTOCOL,
+	HTTP_NAME_SEC_WEBSOCKET_EXTENSIONS,
+	HTTP_NAME_HTTP2_SETTINGS,
+	HTTP_NAME_USER_AGENT,
+	HTTP_NAME_ORIGIN,
+	HTTP_NAME_VIA,
+	HTTP_NAME_FORWARDED,
+	HTTP_NAME_X_FORWARDED_FOR,
+	HTTP_NAME_X_FORWARDED_PROTO,
+	HTTP_NAME_X_FORWARDED_PORT,
+	HTTP_NAME_X_FORWARDED_HOST,
+	HTTP_NAME_X_REAL_IP,
+	HTTP_NAME_X_AMZN_TRACE_ID,
+	HTTP_NAME_X_REQUEST_ID,
+	HTTP_NAME_CONTENT_LENGTH,
+	HTTP_NAME_COUNT,
+	HTTP_NAME_OTHER = HTTP_NAME_COUNT,
+};
+
+_Static_assert(HTTP_NAME_COUNT <= 32, "names_seen is a 32-bit mask");
+
 struct http_header {
 	struct byte_slice name;	 /* as sent, without trailing whitespace */
 	struct byte_slice value; /* OWS-trimmed; a folded value spans its raw continuation lines */
@@ -75,8 +110,15 @@ struct http_head {
 	struct byte_slice reason;     /* response only, may be empty (Tomcat sends "101 ") */
 	uint32_t header_count;
 	uint32_t headers_dropped;
+	bool has_sec_websocket; /* a stored header's name starts with "Sec-WebSocket-" */
+	uint32_t names_seen;	/* 1u << enum http_name of every indexed name stored */
+	uint8_t name_first[HTTP_NAME_COUNT]; /* index in headers[] of the first; valid when seen */
+	uint8_t name_count[HTTP_NAME_COUNT]; /* stored headers with that name */
 	struct http_header headers[HTTP_HEAD_MAX_HEADERS];
+	uint8_t header_names[HTTP_HEAD_MAX_HEADERS]; /* enum http_name of headers[i], below header_count */
 };
+
+_Static_assert(HTTP_HEAD_MAX_HEADERS <= 255, "name_first and name_count are bytes");
 
 /* Classify the first bytes of a stream direction. */
 enum stream_kind http_classify_start(const uint8_t *buf, size_t len);
@@ -102,6 +144,19 @@ bool http_parse_response(const uint8_t *buf, size_t len, struct http_head *out);
  * NULL) receives how many headers carry the name. */
 const struct http_header *http_header_find(const struct http_head *head, const char *name,
 					   unsigned *count);
+/* The same for an indexed name, without a scan. */
+const struct http_header *http_header_get(const struct http_head *head, enum http_name name,
+					  unsigned *count);
+
+static inline bool http_head_has_name(const struct http_head *head, enum http_name name)
+{
+	return (unsigned)name < HTTP_NAME_COUNT && (head->names_seen & (1u << name));
+}
+
+/* Which indexed name this is (case-insensitive), or HTTP_NAME_OTHER. */
+enum http_name http_name_of(struct byte_slice name);
+/* Its lower-case spelling ("sec-websocket-key"), or "?" for HTTP_NAME_OTHER. */
+const char *http_name_text(enum http_name name);
 
 /* Result bits of a comma-separated token test. */
 enum http_token_match {
@@ -114,6 +169,8 @@ enum http_token_match {
 unsigned http_list_has_token(struct byte_slice value, const char *token);
 /* The same over every header named name (duplicates are one list, as RFC 9110 says). */
 unsigned http_head_has_token(const struct http_head *head, const char *name, const char *token);
+unsigned http_head_name_has_token(const struct http_head *head, enum http_name name,
+				  const char *token);
 
 /*
  * True when at least one header name is considered and none has an upper-case
@@ -121,6 +178,8 @@ unsigned http_head_has_token(const struct http_head *head, const char *name, con
  * list of lower-case names to skip (headers a proxy adds itself), or NULL.
  */
 bool http_head_names_lowercase(const struct http_head *head, const char *const *ignore);
+/* The same with the names to skip given as a mask of 1u << enum http_name. */
+bool http_head_names_lowercase_except(const struct http_head *head, uint32_t ignore_names);
 
 /* Stable name of one anomaly bit ("lf-only", "bare-cr", ...), or "?". */
 const char *http_anomaly_name(enum http_anomaly anomaly);

@@ -178,17 +178,17 @@ static const char *const verdict_names[VERDICT_COUNT] = {
 
 /* Headers a proxy adds itself: they keep their canonical case even when the
  * client's own headers crossed HTTP/2 and arrive lower-case. */
-static const char *const hop_added_headers[] = {
-	"host",		  "connection",	      "x-forwarded-for", "x-forwarded-proto",
-	"x-forwarded-port", "x-forwarded-host", "x-real-ip",	   "forwarded",
-	"via",		  "x-amzn-trace-id",  "x-request-id",	   "content-length",
-	NULL,
-};
+static const uint32_t hop_added_names =
+	(1u << HTTP_NAME_HOST) | (1u << HTTP_NAME_CONNECTION) | (1u << HTTP_NAME_X_FORWARDED_FOR) |
+	(1u << HTTP_NAME_X_FORWARDED_PROTO) | (1u << HTTP_NAME_X_FORWARDED_PORT) |
+	(1u << HTTP_NAME_X_FORWARDED_HOST) | (1u << HTTP_NAME_X_REAL_IP) | (1u << HTTP_NAME_FORWARDED) |
+	(1u << HTTP_NAME_VIA) | (1u << HTTP_NAME_X_AMZN_TRACE_ID) | (1u << HTTP_NAME_X_REQUEST_ID) |
+	(1u << HTTP_NAME_CONTENT_LENGTH);
 
-static const char *const forwarded_headers[] = {
-	"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-host",
-	"forwarded",	   "x-real-ip",		NULL,
-};
+static const uint32_t forwarded_names =
+	(1u << HTTP_NAME_X_FORWARDED_FOR) | (1u << HTTP_NAME_X_FORWARDED_PROTO) |
+	(1u << HTTP_NAME_X_FORWARDED_PORT) | (1u << HTTP_NAME_X_FORWARDED_HOST) |
+	(1u << HTTP_NAME_FORWARDED) | (1u << HTTP_NAME_X_REAL_IP);
 
 /* User-Agent fragments of load balancer and monitoring probes. */
 static const char *const health_check_agents[] = {
@@ -198,30 +198,14 @@ static const char *const health_check_agents[] = {
 	"Zabbix",	     "Datadog/Synthetics", "Amazon-Route53-Health-Check", NULL,
 };
 
-static bool has_header(const struct http_head *req, const char *name)
+static bool has_header(const struct http_head *req, enum http_name name)
 {
-	return http_header_find(req, name, NULL) != NULL;
-}
-
-static bool has_sec_websocket_header(const struct http_head *req)
-{
-	static const char prefix[] = "sec-websocket-";
-
-	for (uint32_t i = 0; i < req->header_count; i++) {
-		struct byte_slice name = req->headers[i].name;
-
-		if (name.len >= sizeof(prefix) - 1) {
-			name.len = sizeof(prefix) - 1;
-			if (byte_slice_eq_nocase(name, prefix))
-				return true;
-		}
-	}
-	return false;
+	return http_head_has_name(req, name);
 }
 
 static bool is_health_check(const struct http_head *req)
 {
-	const struct http_header *ua = http_header_find(req, "user-agent", NULL);
+	const struct http_header *ua = http_header_get(req, HTTP_NAME_USER_AGENT, NULL);
 
 	for (const char *const *agent = health_check_agents; ua && *agent; agent++)
 		if (byte_slice_contains_nocase(ua->value, *agent))
@@ -245,8 +229,8 @@ bool ws_is_attempt(enum stream_kind kind, const struct http_head *req,
 	}
 	if (!req)
 		return false;
-	if (has_header(req, "upgrade") || has_header(req, "sec-websocket-key") ||
-	    has_header(req, "sec-websocket-version"))
+	if (has_header(req, HTTP_NAME_UPGRADE) || has_header(req, HTTP_NAME_SEC_WEBSOCKET_KEY) ||
+	    has_header(req, HTTP_NAME_SEC_WEBSOCKET_VERSION))
 		return true;
 	return patterns && req->start_line_ok &&
 	       path_set_match(patterns, req->target.ptr, req->target.len) >= 0;
@@ -262,33 +246,34 @@ static void set_hint(struct judgement *j, enum ws_hint hint)
 	j->hints |= 1u << hint;
 }
 
-static void judge_request_rules(struct judgement *j, const struct http_head *req, bool cut)
+/* connection: what http_head_name_has_token() says of Connection and "upgrade". */
+static void judge_request_rules(struct judgement *j, const struct http_head *req, bool cut,
+				unsigned connection)
 {
 	const struct http_header *key, *version;
 	unsigned key_count, version_count;
-	unsigned connection = http_head_has_token(req, "connection", "upgrade");
 
 	if (!byte_slice_eq(req->method, "GET"))
 		set_rule(j, RULE_METHOD_NOT_GET);
 	if (!req->has_version || req->version_major != 1 || req->version_minor < 1)
 		set_rule(j, RULE_HTTP_VERSION);
-	if (!cut && !has_header(req, "host"))
+	if (!cut && !has_header(req, HTTP_NAME_HOST))
 		set_rule(j, RULE_HOST_MISSING);
 
-	if (has_header(req, "upgrade")) {
-		if (!(http_head_has_token(req, "upgrade", "websocket") & HTTP_TOKEN_PRESENT))
+	if (has_header(req, HTTP_NAME_UPGRADE)) {
+		if (!(http_head_name_has_token(req, HTTP_NAME_UPGRADE, "websocket") & HTTP_TOKEN_PRESENT))
 			set_rule(j, RULE_UPGRADE_NOT_WEBSOCKET);
 	} else if (!cut) {
 		set_rule(j, RULE_UPGRADE_MISSING);
 	}
 
 	/* A Connection seen without upgrade is a fact even in a cut sample. */
-	if (!(connection & HTTP_TOKEN_PRESENT) && (!cut || has_header(req, "connection")))
+	if (!(connection & HTTP_TOKEN_PRESENT) && (!cut || has_header(req, HTTP_NAME_CONNECTION)))
 		set_rule(j, RULE_CONNECTION_NO_UPGRADE);
 
 	/* Repeated keys or versions: servers refuse them (or join them into a
 	 * value that no longer parses), so they count as malformed. */
-	key = http_header_find(req, "sec-websocket-key", &key_count);
+	key = http_header_get(req, HTTP_NAME_SEC_WEBSOCKET_KEY, &key_count);
 	if (!key) {
 		if (!cut)
 			set_rule(j, RULE_KEY_MISSING);
@@ -296,7 +281,7 @@ static void judge_request_rules(struct judgement *j, const struct http_head *req
 		set_rule(j, RULE_KEY_MALFORMED);
 	}
 
-	version = http_header_find(req, "sec-websocket-version", &version_count);
+	version = http_header_get(req, HTTP_NAME_SEC_WEBSOCKET_VERSION, &version_count);
 	if (!version) {
 		if (!cut)
 			set_rule(j, RULE_VERSION_MISSING);
@@ -305,15 +290,16 @@ static void judge_request_rules(struct judgement *j, const struct http_head *req
 	}
 }
 
-static void judge_request_hints(struct judgement *j, const struct http_head *req, bool cut)
+static void judge_request_hints(struct judgement *j, const struct http_head *req, bool cut,
+				unsigned conn_upgrade)
 {
-	bool has_upgrade = has_header(req, "upgrade");
+	bool has_upgrade = has_header(req, HTTP_NAME_UPGRADE);
 	bool upgrade_known_absent = !has_upgrade && !cut;
-	bool has_sec = has_sec_websocket_header(req);
-	bool has_key_or_version =
-		has_header(req, "sec-websocket-key") || has_header(req, "sec-websocket-version");
-	unsigned conn_upgrade = http_head_has_token(req, "connection", "upgrade");
-	bool conn_close = http_head_has_token(req, "connection", "close") & HTTP_TOKEN_PRESENT;
+	bool has_sec = req->has_sec_websocket;
+	bool has_key_or_version = has_header(req, HTTP_NAME_SEC_WEBSOCKET_KEY) ||
+				  has_header(req, HTTP_NAME_SEC_WEBSOCKET_VERSION);
+	bool conn_close = http_head_name_has_token(req, HTTP_NAME_CONNECTION, "close") &
+			  HTTP_TOKEN_PRESENT;
 	bool http10 = req->has_version && req->version_major == 1 && req->version_minor == 0;
 	bool http11 = req->has_version && req->version_major == 1 && req->version_minor == 1;
 	bool explained = false;
@@ -323,7 +309,7 @@ static void judge_request_hints(struct judgement *j, const struct http_head *req
 		explained = true;
 	}
 	if (has_key_or_version && upgrade_known_absent &&
-	    http_head_names_lowercase(req, hop_added_headers)) {
+	    http_head_names_lowercase_except(req, hop_added_names)) {
 		set_hint(j, HINT_HTTP2_CLIENT);
 		explained = true;
 	}
@@ -332,7 +318,7 @@ static void judge_request_hints(struct judgement *j, const struct http_head *req
 		explained = true;
 	}
 	if (has_key_or_version && upgrade_known_absent && http11 &&
-	    !has_header(req, "connection") && !explained) {
+	    !has_header(req, HTTP_NAME_CONNECTION) && !explained) {
 		set_hint(j, HINT_NGINX_STRIPPED);
 		explained = true;
 	}
@@ -344,15 +330,14 @@ static void judge_request_hints(struct judgement *j, const struct http_head *req
 	else if (!has_sec && upgrade_known_absent)
 		set_hint(j, HINT_NO_WEBSOCKET_CLIENT);
 
-	for (const char *const *name = forwarded_headers; *name; name++)
-		if (has_header(req, *name))
-			set_hint(j, HINT_FORWARDED);
-	if (has_header(req, "via"))
+	if (req->names_seen & forwarded_names)
+		set_hint(j, HINT_FORWARDED);
+	if (has_header(req, HTTP_NAME_VIA))
 		set_hint(j, HINT_VIA);
-	if (has_header(req, "x-amzn-trace-id"))
+	if (has_header(req, HTTP_NAME_X_AMZN_TRACE_ID))
 		set_hint(j, HINT_AWS_ALB);
-	if ((http_head_has_token(req, "upgrade", "h2c") & HTTP_TOKEN_PRESENT) ||
-	    has_header(req, "http2-settings"))
+	if ((http_head_name_has_token(req, HTTP_NAME_UPGRADE, "h2c") & HTTP_TOKEN_PRESENT) ||
+	    has_header(req, HTTP_NAME_HTTP2_SETTINGS))
 		set_hint(j, HINT_H2C_UPGRADE);
 	if ((conn_upgrade & HTTP_TOKEN_PRESENT) && !(conn_upgrade & HTTP_TOKEN_EXACT_CASE))
 		set_hint(j, HINT_CONNECTION_CASE);
@@ -361,6 +346,7 @@ static void judge_request_hints(struct judgement *j, const struct http_head *req
 void judge_request(struct judgement *j, enum stream_kind kind, const struct http_head *req,
 		   bool truncated)
 {
+	unsigned connection;
 	bool cut;
 
 	memset(j, 0, sizeof(*j));
@@ -401,8 +387,9 @@ void judge_request(struct judgement *j, enum stream_kind kind, const struct http
 		}
 		return;
 	}
-	judge_request_rules(j, req, cut);
-	judge_request_hints(j, req, cut);
+	connection = http_head_name_has_token(req, HTTP_NAME_CONNECTION, "upgrade");
+	judge_request_rules(j, req, cut, connection);
+	judge_request_hints(j, req, cut, connection);
 }
 
 void judge_answer(struct judgement *j, const struct http_head *req, const struct http_head *resp)
@@ -422,7 +409,7 @@ void judge_answer(struct judgement *j, const struct http_head *req, const struct
 		return;
 	}
 
-	accept = http_header_find(resp, "sec-websocket-accept", &accept_count);
+	accept = http_header_get(resp, HTTP_NAME_SEC_WEBSOCKET_ACCEPT, &accept_count);
 	if (!accept) {
 		if (resp->complete) {
 			set_rule(j, RULE_ACCEPT_MISSING);
@@ -434,7 +421,7 @@ void judge_answer(struct judgement *j, const struct http_head *req, const struct
 		return;
 	}
 	if (req)
-		key = http_header_find(req, "sec-websocket-key", &key_count);
+		key = http_header_get(req, HTTP_NAME_SEC_WEBSOCKET_KEY, &key_count);
 	/* Without exactly one key there is nothing to check the accept against. */
 	if (accept_count > 1 ||
 	    (key && key_count == 1 &&
@@ -529,9 +516,9 @@ static void text_str(struct text *t, const char *s)
 }
 
 /* "Name: value" of the first header called name, value shortened. */
-static void text_header(struct text *t, const struct http_head *req, const char *name)
+static void text_header(struct text *t, const struct http_head *req, enum http_name name)
 {
-	const struct http_header *h = http_header_find(req, name, NULL);
+	const struct http_header *h = http_header_get(req, name, NULL);
 
 	if (!h)
 		return;
@@ -547,39 +534,36 @@ static void evidence(struct text *t, enum ws_hint hint, const struct http_head *
 	case HINT_PROXY_HTTP10:
 		text_put(t, req->version.ptr, req->version.len);
 		text_str(t, ", ");
-		text_header(t, req, "connection");
+		text_header(t, req, HTTP_NAME_CONNECTION);
 		break;
 	case HINT_CONNECTION_HARDCODED:
 	case HINT_CONNECTION_CASE:
-		text_header(t, req, "connection");
+		text_header(t, req, HTTP_NAME_CONNECTION);
 		break;
 	case HINT_HEALTH_CHECK:
-		text_header(t, req, "user-agent");
+		text_header(t, req, HTTP_NAME_USER_AGENT);
 		break;
 	case HINT_FORWARDED:
 		/* Name them all: which ones are there tells which kind of hop it is. */
 		for (uint32_t i = 0; i < req->header_count; i++) {
-			const struct byte_slice name = req->headers[i].name;
-			bool forwarded = false;
+			enum http_name known = (enum http_name)req->header_names[i];
 
-			for (const char *const *f = forwarded_headers; *f && !forwarded; f++)
-				forwarded = byte_slice_eq_nocase(name, *f);
-			if (!forwarded)
+			if (known == HTTP_NAME_OTHER || !(forwarded_names & (1u << known)))
 				continue;
 			if (t->len)
 				text_str(t, ", ");
-			text_put(t, name.ptr, name.len);
+			text_put(t, req->headers[i].name.ptr, req->headers[i].name.len);
 		}
 		break;
 	case HINT_VIA:
-		text_header(t, req, "via");
+		text_header(t, req, HTTP_NAME_VIA);
 		break;
 	case HINT_AWS_ALB:
-		text_header(t, req, "x-amzn-trace-id");
+		text_header(t, req, HTTP_NAME_X_AMZN_TRACE_ID);
 		break;
 	case HINT_H2C_UPGRADE:
-		if (has_header(req, "upgrade"))
-			text_header(t, req, "upgrade");
+		if (has_header(req, HTTP_NAME_UPGRADE))
+			text_header(t, req, HTTP_NAME_UPGRADE);
 		else
 			text_str(t, "HTTP2-Settings");
 		break;
