@@ -64,14 +64,65 @@ static bool segment_match(const struct segment *pat, const struct segment *txt)
 	return p == pat->len;
 }
 
-/* The same algorithm one level up: "**" absorbs whole segments. */
-static bool match_path(const uint8_t *pattern, size_t pattern_len, const uint8_t *path,
-		       size_t path_len)
+/* Path segments kept per split; further ones are found by scanning, as before. */
+#define SEGMENTS_KEPT 16
+
+/*
+ * The segments of a path, found once: a path is matched against every
+ * pattern of a set, and a match steps back over segments, so finding them
+ * again at each step was most of the cost of matching. Patterns are short
+ * and most fail at their first segment: they are scanned as they go.
+ */
+struct split {
+	const uint8_t *s;
+	size_t len;
+	size_t kept;   /* segments in seg[] */
+	bool all_kept; /* there are no others */
+	struct segment seg[SEGMENTS_KEPT];
+};
+
+/* A place in a split: the number of a segment and the offset it lies at or after. */
+struct split_pos {
+	size_t index;
+	size_t offset;
+};
+
+static void split_init(struct split *sp, const uint8_t *s, size_t len)
 {
-	size_t p = 0, t = 0, star_p = SIZE_MAX, star_t = 0;
+	struct segment more;
+	size_t pos = 0;
+
+	sp->s = s;
+	sp->len = len;
+	sp->kept = 0;
+	while (sp->kept < SEGMENTS_KEPT && segment_at(s, len, pos, &sp->seg[sp->kept]))
+		pos = sp->seg[sp->kept++].next;
+	sp->all_kept = sp->kept < SEGMENTS_KEPT || !segment_at(s, len, pos, &more);
+}
+
+/* The segment at pos; false past the last one. */
+static bool split_segment(const struct split *sp, struct split_pos pos, struct segment *seg)
+{
+	if (pos.index < sp->kept) {
+		*seg = sp->seg[pos.index];
+		return true;
+	}
+	return !sp->all_kept && segment_at(sp->s, sp->len, pos.offset, seg);
+}
+
+static struct split_pos after(struct split_pos pos, const struct segment *seg)
+{
+	return (struct split_pos){ pos.index + 1, seg->next };
+}
+
+/* The same algorithm one level up: "**" absorbs whole segments. */
+static bool match_path(const uint8_t *pattern, size_t pattern_len, const struct split *path)
+{
+	size_t p = 0, star_p = SIZE_MAX;
+	struct split_pos t = { 0, 0 }, star_t = { 0, 0 };
 	struct segment ps, ts;
 
-	while (segment_at(path, path_len, t, &ts)) {
+	while (split_segment(path, t, &ts)) {
 		bool have_p = segment_at(pattern, pattern_len, p, &ps);
 
 		if (have_p && is_globstar(&ps)) {
@@ -79,13 +130,13 @@ static bool match_path(const uint8_t *pattern, size_t pattern_len, const uint8_t
 			star_t = t;
 		} else if (have_p && segment_match(&ps, &ts)) {
 			p = ps.next;
-			t = ts.next;
+			t = after(t, &ts);
 		} else if (star_p != SIZE_MAX) {
 			struct segment absorbed;
 
 			/* star_t always starts a segment here: the loop saw one. */
-			segment_at(path, path_len, star_t, &absorbed);
-			star_t = absorbed.next;
+			split_segment(path, star_t, &absorbed);
+			star_t = after(star_t, &absorbed);
 			p = star_p;
 			t = star_t;
 		} else {
@@ -138,11 +189,13 @@ bool path_glob_match(const char *pattern, const uint8_t *target, size_t target_l
 {
 	const uint8_t *path;
 	size_t path_len;
+	struct split path_split;
 
 	if (!pattern || pattern[0] != '/')
 		return false;
 	path_of_target(target, target_len, &path, &path_len);
-	return match_path((const uint8_t *)pattern, strlen(pattern), path, path_len);
+	split_init(&path_split, path, path_len);
+	return match_path((const uint8_t *)pattern, strlen(pattern), &path_split);
 }
 
 void path_set_init(struct path_set *set)
@@ -177,11 +230,13 @@ int path_set_match(const struct path_set *set, const uint8_t *target, size_t tar
 {
 	const uint8_t *path;
 	size_t path_len;
+	struct split path_split;
 
 	path_of_target(target, target_len, &path, &path_len);
+	split_init(&path_split, path, path_len);
 	for (unsigned i = 0; i < set->count; i++)
-		if (match_path((const uint8_t *)set->patterns[i], strlen(set->patterns[i]), path,
-			       path_len))
+		if (match_path((const uint8_t *)set->patterns[i], strlen(set->patterns[i]),
+			       &path_split))
 			return (int)i;
 	return -1;
 }
