@@ -198,6 +198,59 @@ bool path_glob_match(const char *pattern, const uint8_t *target, size_t target_l
 	return match_path((const uint8_t *)pattern, strlen(pattern), &path_split);
 }
 
+static bool is_literal(const struct segment *seg)
+{
+	return !memchr(seg->ptr, '*', seg->len);
+}
+
+static void learn_pattern(const uint8_t *pattern, size_t len, struct path_pattern_facts *facts)
+{
+	struct segment seg, last;
+	size_t pos = 0;
+	bool any = false;
+
+	memset(facts, 0, sizeof(*facts));
+	facts->len = (uint16_t)len;
+	while (segment_at(pattern, len, pos, &seg)) {
+		if (!any) {
+			facts->first_start = (uint8_t)(seg.ptr - pattern);
+			facts->first_len = (uint8_t)seg.len;
+			facts->first_literal = is_literal(&seg);
+		}
+		any = true;
+		last = seg;
+		pos = seg.next;
+	}
+	if (any) {
+		facts->last_start = (uint8_t)(last.ptr - pattern);
+		facts->last_len = (uint8_t)last.len;
+		facts->last_literal = is_literal(&last);
+	}
+}
+
+static bool segment_is(const struct segment *seg, const char *pattern, uint8_t start, uint8_t len)
+{
+	return seg->len == len && memcmp(seg->ptr, pattern + start, len) == 0;
+}
+
+/*
+ * Whether the pattern cannot match the path, from its facts alone. A segment
+ * without '*' matches only itself, and a match can neither skip the first
+ * segments of a pattern nor end before its last: so a literal first (last)
+ * segment must be the path's first (last) segment. A path longer than the
+ * split keeps is not told its last segment.
+ */
+static bool cannot_match(const char *pattern, const struct path_pattern_facts *facts,
+			 const struct split *path)
+{
+	if (facts->first_literal &&
+	    (path->kept == 0 || !segment_is(&path->seg[0], pattern, facts->first_start, facts->first_len)))
+		return true;
+	return facts->last_literal && path->all_kept &&
+	       (path->kept == 0 ||
+		!segment_is(&path->seg[path->kept - 1], pattern, facts->last_start, facts->last_len));
+}
+
 void path_set_init(struct path_set *set)
 {
 	set->count = 0;
@@ -215,6 +268,7 @@ int path_set_add(struct path_set *set, const char *pattern)
 	if (set->count >= PATH_SET_MAX_PATTERNS)
 		return -ENOSPC;
 	memcpy(set->patterns[set->count], pattern, len + 1);
+	learn_pattern((const uint8_t *)set->patterns[set->count], len, &set->facts[set->count]);
 	set->count++;
 	return 0;
 }
@@ -235,8 +289,8 @@ int path_set_match(const struct path_set *set, const uint8_t *target, size_t tar
 	path_of_target(target, target_len, &path, &path_len);
 	split_init(&path_split, path, path_len);
 	for (unsigned i = 0; i < set->count; i++)
-		if (match_path((const uint8_t *)set->patterns[i], strlen(set->patterns[i]),
-			       &path_split))
+		if (!cannot_match(set->patterns[i], &set->facts[i], &path_split) &&
+		    match_path((const uint8_t *)set->patterns[i], set->facts[i].len, &path_split))
 			return (int)i;
 	return -1;
 }

@@ -33,9 +33,23 @@
 #define PATH_SET_MAX_PATTERNS 64
 #define PATH_PATTERN_MAX_LEN 255
 
+/*
+ * What path_set_add() learns of a pattern once, so that matching a target
+ * against the set can pass over most patterns at once: a first or last
+ * segment without '*' must be the target's own first or last segment.
+ */
+struct path_pattern_facts {
+	uint16_t len;
+	uint8_t first_start, first_len; /* the first segment */
+	uint8_t last_start, last_len;	/* the last segment */
+	bool first_literal;		/* the first segment has no '*' */
+	bool last_literal;		/* the last segment has no '*' */
+};
+
 struct path_set {
 	unsigned count;
 	char patterns[PATH_SET_MAX_PATTERNS][PATH_PATTERN_MAX_LEN + 1];
+	struct path_pattern_facts facts[PATH_SET_MAX_PATTERNS]; /* of patterns[i] */
 };
 
 /* The built-in default patterns, NULL-terminated. */
