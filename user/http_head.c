@@ -770,18 +770,25 @@ unsigned http_head_has_token(const struct http_head *head, const char *name, con
 	return found;
 }
 
+/* Whether a name has an ASCII upper-case letter: a word has one when
+ * lowering it changes it. */
 static bool has_upper(struct byte_slice s)
 {
-	size_t k = 0;
+	size_t k;
 
-	/* A word holds an upper-case letter when lowering it changes it. */
-	for (; k + 8 <= s.len; k += 8)
+	if (s.len < 4) {
+		for (k = 0; k < s.len; k++)
+			if (s.ptr[k] >= 'A' && s.ptr[k] <= 'Z')
+				return true;
+		return false;
+	}
+	if (s.len < 8)
+		return lower_word(load_short(s.ptr, s.len)) != load_short(s.ptr, s.len);
+	for (k = 0; k + 8 <= s.len; k += 8)
 		if (lower_word(load_word(s.ptr + k)) != load_word(s.ptr + k))
 			return true;
-	for (; k < s.len; k++)
-		if (s.ptr[k] >= 'A' && s.ptr[k] <= 'Z')
-			return true;
-	return false;
+	return k < s.len &&
+	       lower_word(load_word(s.ptr + s.len - 8)) != load_word(s.ptr + s.len - 8);
 }
 
 bool http_head_names_lowercase(const struct http_head *head, const char *const *ignore)
