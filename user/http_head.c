@@ -372,19 +372,20 @@ static size_t name_stop(struct byte_slice line, size_t avail)
 	return line.len;
 }
 
-/* The first CR, LF or NUL at or after pos, or len: the bytes that end a line
- * or make an anomaly. */
+/* The first byte at or after pos that may end a line or make an anomaly, or
+ * len: every CR, LF and NUL, and some other control bytes, which one compare
+ * takes in too (line_end_at() passes over them). */
 static size_t next_line_byte(const uint8_t *buf, size_t pos, size_t len)
 {
 	for (; pos + BLOCK_LEN <= len; pos += BLOCK_LEN) {
 		byte_block block = load_block(buf + pos);
-		size_t at = first_lane((block == '\n') | (block == '\r') | (block == 0));
+		size_t at = first_lane(block <= '\r');
 
 		if (at < BLOCK_LEN)
 			return pos + at;
 	}
 	for (; pos < len; pos++)
-		if (buf[pos] == '\n' || buf[pos] == '\r' || buf[pos] == '\0')
+		if (buf[pos] <= '\r')
 			return pos;
 	return len;
 }
@@ -403,12 +404,14 @@ static size_t line_end_at(const uint8_t *buf, size_t pos, size_t len, uint32_t *
 
 		if (at == len || buf[at] == '\n')
 			return at;
-		if (buf[at] == '\0')
+		if (buf[at] == '\0') {
 			*anomalies |= HTTP_ANOM_NUL;
-		else if (at + 1 < len && buf[at + 1] == '\n')
-			return at + 1;
-		else if (at + 1 < len)
-			*anomalies |= HTTP_ANOM_BARE_CR;
+		} else if (buf[at] == '\r') {
+			if (at + 1 < len && buf[at + 1] == '\n')
+				return at + 1;
+			if (at + 1 < len)
+				*anomalies |= HTTP_ANOM_BARE_CR;
+		}
 		pos = at + 1;
 	}
 }

@@ -298,13 +298,13 @@ static void judge_request_hints(struct judgement *j, const struct http_head *req
 	bool has_sec = req->has_sec_websocket;
 	bool has_key_or_version = has_header(req, HTTP_NAME_SEC_WEBSOCKET_KEY) ||
 				  has_header(req, HTTP_NAME_SEC_WEBSOCKET_VERSION);
-	bool conn_close = http_head_name_has_token(req, HTTP_NAME_CONNECTION, "close") &
-			  HTTP_TOKEN_PRESENT;
 	bool http10 = req->has_version && req->version_major == 1 && req->version_minor == 0;
 	bool http11 = req->has_version && req->version_major == 1 && req->version_minor == 1;
 	bool explained = false;
 
-	if (http10 && conn_close && upgrade_known_absent) {
+	/* Connection: close matters only here: test it last. */
+	if (http10 && upgrade_known_absent &&
+	    (http_head_name_has_token(req, HTTP_NAME_CONNECTION, "close") & HTTP_TOKEN_PRESENT)) {
 		set_hint(j, HINT_PROXY_HTTP10);
 		explained = true;
 	}
