@@ -40,13 +40,8 @@ static struct byte_slice slice(const uint8_t *buf, size_t from, size_t to)
 	return (struct byte_slice){ buf + from, to - from };
 }
 
-static inline struct byte_slice trim_ows(struct byte_slice s)
+static struct byte_slice trim_ows(struct byte_slice s)
 {
-	/* Most values follow ": ", a single space. */
-	if (s.len && s.ptr[0] == ' ') {
-		s.ptr++;
-		s.len--;
-	}
 	while (s.len && is_ows(s.ptr[0])) {
 		s.ptr++;
 		s.len--;
@@ -587,7 +582,13 @@ static bool parse_header_line(struct byte_slice line, size_t avail, bool prev_st
 		out->anomalies |= HTTP_ANOM_SPACE_IN_NAME;
 		name = trim_ows(name);
 	}
-	value = trim_ows(slice(line.ptr, colon + 1, line.len));
+	value = slice(line.ptr, colon + 1, line.len);
+	/* "Name: value", one space and no more, is how nearly all are sent. */
+	if (value.len >= 2 && value.ptr[0] == ' ' && !is_ows(value.ptr[1]) &&
+	    !is_ows(value.ptr[value.len - 1]))
+		value = slice(value.ptr, 1, value.len);
+	else
+		value = trim_ows(value);
 	if (out->header_count >= HTTP_HEAD_MAX_HEADERS) {
 		out->headers_dropped++;
 		out->anomalies |= HTTP_ANOM_HEADERS_DROPPED;
