@@ -203,12 +203,48 @@ static bool has_header(const struct http_head *req, enum http_name name)
 	return http_head_has_name(req, name);
 }
 
+/* User-Agent values up to this long are lowered once and searched with memchr;
+ * longer ones, which no probe sends, fragment by fragment as before. */
+#define AGENT_LOWERED_MAX 512
+
+/* Whether lit occurs in text, a lower-case copy, ignoring ASCII case. */
+static bool lowered_contains(const uint8_t *text, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+	const uint8_t *p = text, *end = text + len;
+
+	if (n == 0)
+		return true;
+	while ((size_t)(end - p) >= n &&
+	       (p = memchr(p, ascii_lower((uint8_t)lit[0]), (size_t)(end - p) - n + 1))) {
+		size_t k = 1;
+
+		while (k < n && p[k] == ascii_lower((uint8_t)lit[k]))
+			k++;
+		if (k == n)
+			return true;
+		p++;
+	}
+	return false;
+}
+
 static bool is_health_check(const struct http_head *req)
 {
 	const struct http_header *ua = http_header_get(req, HTTP_NAME_USER_AGENT, NULL);
+	uint8_t lowered[AGENT_LOWERED_MAX];
 
-	for (const char *const *agent = health_check_agents; ua && *agent; agent++)
-		if (byte_slice_contains_nocase(ua->value, *agent))
+	if (!ua)
+		return false;
+	if (ua->value.len > sizeof(lowered)) {
+		for (const char *const *agent = health_check_agents; *agent; agent++)
+			if (byte_slice_contains_nocase(ua->value, *agent))
+				return true;
+		return false;
+	}
+	for (size_t i = 0; i < ua->value.len; i++)
+		lowered[i] = ascii_lower(ua->value.ptr[i]);
+	for (const char *const *agent = health_check_agents; *agent; agent++)
+		if (lowered_contains(lowered, ua->value.len, *agent))
 			return true;
 	return false;
 }
