@@ -493,6 +493,185 @@ static void test_header_cap_and_64k_head(void **state)
 	free(buf);
 }
 
+/* ---- the name index ---------------------------------------------------- */
+
+static void test_name_index(void **state)
+{
+	struct http_head h;
+	unsigned count = 0;
+
+	parse_req("GET /ws HTTP/1.1\r\nHOST: a\r\nconnection: keep-alive\r\nX-Other: 1\r\n"
+		  "CONNECTION: Upgrade\r\nSec-WebSocket-Key: k\r\nsec-websocket-version: 13\r\n"
+		  "X-Forwarded-For: 1.2.3.4\r\nVia: 1.1 squid\r\n\r\n",
+		  &h);
+	assert_true(http_head_has_name(&h, HTTP_NAME_HOST));
+	assert_true(http_head_has_name(&h, HTTP_NAME_VIA));
+	assert_false(http_head_has_name(&h, HTTP_NAME_UPGRADE));
+	assert_false(http_head_has_name(&h, HTTP_NAME_OTHER));
+	assert_slice(http_header_get(&h, HTTP_NAME_CONNECTION, &count)->value, "keep-alive");
+	assert_int_equal(count, 2);
+	assert_ptr_equal(http_header_get(&h, HTTP_NAME_CONNECTION, NULL), &h.headers[1]);
+	assert_null(http_header_get(&h, HTTP_NAME_ORIGIN, &count));
+	assert_int_equal(count, 0);
+	assert_null(http_header_get(&h, HTTP_NAME_OTHER, &count));
+	assert_int_equal(count, 0);
+	/* the second Connection header is found through the first */
+	assert_int_equal(http_head_name_has_token(&h, HTTP_NAME_CONNECTION, "upgrade"),
+			 HTTP_TOKEN_PRESENT | HTTP_TOKEN_EXACT_CASE);
+	assert_int_equal(http_head_name_has_token(&h, HTTP_NAME_UPGRADE, "websocket"), 0);
+	assert_int_equal(h.names_seen,
+			 (1u << HTTP_NAME_HOST) | (1u << HTTP_NAME_CONNECTION) |
+				 (1u << HTTP_NAME_SEC_WEBSOCKET_KEY) |
+				 (1u << HTTP_NAME_SEC_WEBSOCKET_VERSION) |
+				 (1u << HTTP_NAME_X_FORWARDED_FOR) | (1u << HTTP_NAME_VIA));
+	assert_int_equal(h.header_names[2], HTTP_NAME_OTHER);
+	assert_true(h.has_sec_websocket);
+	/* the index and a scan agree, for indexed names and others */
+	assert_ptr_equal(http_header_find(&h, "X-FORWARDED-FOR", &count),
+			 http_header_get(&h, HTTP_NAME_X_FORWARDED_FOR, NULL));
+	assert_int_equal(count, 1);
+	assert_ptr_equal(http_header_find(&h, "x-other", &count), &h.headers[2]);
+	assert_int_equal(count, 1);
+	/* hop-added names skipped by mask */
+	assert_false(http_head_names_lowercase_except(&h, 0));
+	assert_false(http_head_names_lowercase_except(&h, 1u << HTTP_NAME_HOST));
+
+	parse_req("GET /ws HTTP/1.1\r\nHost: a\r\nsec-websocket-anything: x\r\n\r\n", &h);
+	assert_true(h.has_sec_websocket);
+	assert_int_equal(h.header_names[1], HTTP_NAME_OTHER);
+	parse_req("GET /ws HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: websocket\r\nSec-WebSocket: x\r\n\r\n", &h);
+	assert_false(h.has_sec_websocket);
+	assert_true(http_head_names_lowercase_except(&h, 0) == false);
+	parse_req("GET /ws HTTP/1.1\r\nHost: a\r\nuser-agent: x\r\nsec-websocket-key: k\r\n\r\n", &h);
+	assert_true(http_head_names_lowercase_except(&h, 1u << HTTP_NAME_HOST));
+	assert_false(http_head_names_lowercase_except(&h, 0));
+	assert_false(http_head_names_lowercase_except(&h, (1u << HTTP_NAME_HOST) |
+								(1u << HTTP_NAME_USER_AGENT) |
+								(1u << HTTP_NAME_SEC_WEBSOCKET_KEY)));
+}
+
+static void test_name_classification(void **state)
+{
+	static const char *const near_misses[] = {
+		"x-forwarded-pore", "sec-websocket-keys", "sec-websocket-", "sec-websocket-ke",
+		"hos",		    "hostt",		  "via ",	    "vias",
+		"upgrade\t",	    "x-forwarded-fo",	  "origins",	    "user_agent",
+		"connection1",	    "sec-websocket-key\r", "-ost",	     "content_length",
+		"",		    "\0ost",		  "HOST\0",	    "x-amzn-trace-ie",
+	};
+	char upper[64];
+
+	for (unsigned id = 0; id < HTTP_NAME_COUNT; id++) {
+		const char *text = http_name_text((enum http_name)id);
+		size_t n = strlen(text);
+
+		assert_int_equal(http_name_of(byte_slice_from_cstr(text)), id);
+		for (size_t i = 0; i <= n; i++)
+			upper[i] = (char)((text[i] >= 'a' && text[i] <= 'z') ? text[i] - 32 : text[i]);
+		assert_int_equal(http_name_of(byte_slice_from_cstr(upper)), id);
+		/* every letter alone in the other case */
+		for (size_t i = 0; i < n; i++) {
+			memcpy(upper, text, n + 1);
+			if (upper[i] >= 'a' && upper[i] <= 'z')
+				upper[i] = (char)(upper[i] - 32);
+			assert_int_equal(http_name_of(byte_slice_from_cstr(upper)), id);
+			/* and a byte that only looks alike once folded ('-' and CR, '@' and '`') */
+			memcpy(upper, text, n + 1);
+			upper[i] = upper[i] == '-' ? '\r' : (char)(upper[i] ^ 0x20);
+			if (!(text[i] >= 'a' && text[i] <= 'z'))
+				assert_int_equal(http_name_of(byte_slice_from_cstr(upper)), HTTP_NAME_OTHER);
+		}
+	}
+	for (size_t i = 0; i < sizeof(near_misses) / sizeof(near_misses[0]); i++) {
+		struct byte_slice s = { (const uint8_t *)near_misses[i], strlen(near_misses[i]) };
+
+		if (i == 17 || i == 18) /* the NULs are part of the name */
+			s.len = 4 + (i == 18);
+		assert_int_equal(http_name_of(s), HTTP_NAME_OTHER);
+	}
+	assert_string_equal(http_name_text(HTTP_NAME_OTHER), "?");
+	assert_string_equal(http_name_text(HTTP_NAME_SEC_WEBSOCKET_ACCEPT), "sec-websocket-accept");
+}
+
+/* Headers past the cap are not indexed, as a scan would not see them. */
+static void test_index_beyond_cap_and_folds(void **state)
+{
+	char *buf = malloc(8192);
+	size_t pos;
+	struct http_head h;
+
+	assert_non_null(buf);
+	pos = (size_t)sprintf(buf, "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\n");
+	for (int i = 1; i < HTTP_HEAD_MAX_HEADERS; i++)
+		pos += (size_t)sprintf(buf + pos, "X-Filler-%d: x\r\n", i);
+	pos += (size_t)sprintf(buf + pos, "Upgrade: websocket\r\nConnection: close\r\n\r\n");
+	http_parse_request((const uint8_t *)buf, pos, &h);
+	assert_int_equal(h.header_count, HTTP_HEAD_MAX_HEADERS);
+	assert_int_equal(h.headers_dropped, 2);
+	assert_null(http_header_get(&h, HTTP_NAME_UPGRADE, NULL));
+	assert_null(http_header_find(&h, "upgrade", NULL));
+	assert_int_equal(h.name_count[HTTP_NAME_CONNECTION], 1);
+	assert_false(http_head_name_has_token(&h, HTTP_NAME_CONNECTION, "close"));
+	free(buf);
+
+	/* a folded value is what the index hands out too */
+	parse_req("GET / HTTP/1.1\r\nUpgrade:\r\n websocket\r\nConnection: keep-alive,\r\n\tUpgrade\r\n\r\n", &h);
+	assert_slice(http_header_get(&h, HTTP_NAME_UPGRADE, NULL)->value, "websocket");
+	assert_int_equal(http_head_name_has_token(&h, HTTP_NAME_CONNECTION, "upgrade"),
+			 HTTP_TOKEN_PRESENT | HTTP_TOKEN_EXACT_CASE);
+}
+
+/* The line scan reads sixteen bytes at a time: put each odd byte on every
+ * side of a block boundary, and at the very end of the bytes given. */
+static void test_line_scan_boundaries(void **state)
+{
+	static const struct {
+		char byte;
+		uint32_t anomalies;
+	} odd[] = {
+		{ '\0', HTTP_ANOM_NUL }, { '\r', HTTP_ANOM_BARE_CR }, { '\t', 0 },
+		{ '\x01', 0 },		 { '\x0b', 0 },		      { '\x0c', 0 },
+	};
+
+	for (size_t o = 0; o < sizeof(odd) / sizeof(odd[0]); o++) {
+		for (size_t at = 0; at < 40; at++) {
+			char raw[128];
+			struct http_head h;
+			size_t len, value_at;
+
+			/* the odd byte is never first or last in the value: OWS there is trimmed */
+			len = (size_t)snprintf(raw, sizeof(raw), "GET /ws HTTP/1.1\r\nX-Value: "
+								 "v%.*s%c%.*sw\r\nHost: h\r\n\r\n",
+					       (int)at, "0123456789012345678901234567890123456789", 'z',
+					       (int)(40 - at), "0123456789012345678901234567890123456789");
+			value_at = sizeof("GET /ws HTTP/1.1\r\nX-Value: v") - 1 + at;
+			raw[value_at] = odd[o].byte;
+			http_parse_request((const uint8_t *)raw, len, &h);
+			assert_true(h.complete);
+			assert_int_equal(h.head_len, len);
+			assert_int_equal(h.header_count, 2);
+			assert_int_equal(h.anomalies, odd[o].anomalies);
+			assert_int_equal(h.headers[0].value.len, 43);
+			assert_slice(h.headers[1].name, "Host");
+		}
+	}
+	/* a CR that ends the bytes given, at each length around a block */
+	for (size_t len = 23; len < 60; len++) {
+		char raw[64];
+		struct http_head h;
+
+		memset(raw, 'a', sizeof(raw));
+		memcpy(raw, "GET /ws HTTP/1.1\r\nX: ", 21);
+		raw[len - 1] = '\r';
+		http_parse_request((const uint8_t *)raw, len, &h);
+		assert_false(h.complete);
+		assert_false(h.anomalies & HTTP_ANOM_BARE_CR);
+		raw[len - 2] = '\r'; /* one before it is bare */
+		http_parse_request((const uint8_t *)raw, len, &h);
+		assert_true(h.anomalies & HTTP_ANOM_BARE_CR);
+	}
+}
+
 /* xorshift: deterministic "random" bytes */
 static uint32_t next_random(uint32_t *s)
 {
@@ -592,6 +771,10 @@ int main(void)
 		cmocka_unit_test(test_status_lines),
 		cmocka_unit_test(test_lowercase_names),
 		cmocka_unit_test(test_header_cap_and_64k_head),
+		cmocka_unit_test(test_name_index),
+		cmocka_unit_test(test_name_classification),
+		cmocka_unit_test(test_index_beyond_cap_and_folds),
+		cmocka_unit_test(test_line_scan_boundaries),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_anomaly_names),
 	};

@@ -173,6 +173,39 @@ static void test_set_add_and_index(void **state)
 	assert_int_equal(set.count, PATH_SET_MAX_PATTERNS);
 }
 
+/* A set passes over patterns by their literal first and last segments: it
+ * must still say what each pattern alone says, past the segments it keeps. */
+static void test_set_agrees_with_patterns(void **state)
+{
+	static const char *const patterns[] = {
+		"/a/**/z", "/**/z", "/a/**", "/**/m/**", "/a*/**/z*", "/", "/**", "//a//z//", "/b/*/z",
+	};
+	static const char *const targets[] = {
+		"/a/z", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/z", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/y",
+		"/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/z", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/z",
+		"/x/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/z/", "//a//z//", "/", "", "/z", "/a", "/b/q/z",
+		"http://h/a/b/z?q=/y", "/ab/zz", "/a/m",
+	};
+	struct path_set set;
+
+	for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
+		path_set_init(&set);
+		assert_int_equal(path_set_add(&set, patterns[p]), 0);
+		for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++)
+			assert_int_equal(set_match(&set, targets[t]) == 0, match(patterns[p], targets[t]));
+	}
+	assert_true(match("/a/**/z", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/z"));
+	assert_false(match("/a/**/z", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/y"));
+	/* the first pattern that matches, whatever the filters passed over */
+	path_set_init(&set);
+	assert_int_equal(path_set_add(&set, "/ws"), 0);
+	assert_int_equal(path_set_add(&set, "/**/z"), 0);
+	assert_int_equal(path_set_add(&set, "/a/**"), 0);
+	assert_int_equal(set_match(&set, "/a/z"), 1);
+	assert_int_equal(set_match(&set, "/a/y"), 2);
+	assert_int_equal(set_match(&set, "/ws/"), 0);
+}
+
 /* Hostile targets: thousands of segments against many "**" stay quick and right. */
 static void test_pathological(void **state)
 {
@@ -205,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_path_of_target),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_set_add_and_index),
+		cmocka_unit_test(test_set_agrees_with_patterns),
 		cmocka_unit_test(test_pathological),
 	};
 

@@ -576,6 +576,28 @@ static void test_hint_health_check(void **state)
 		assert_non_null(strstr(text, agents[i]));
 		assert_non_null(strstr(text, "own path"));
 	}
+	/* names match in any case, at the start, the end or past 512 bytes */
+	static const char *const spelled[] = { "KUBE-PROBE/1.29", "x kube-Probe", "Zabbix", "ZABBIX" };
+	for (size_t i = 0; i < sizeof(spelled) / sizeof(spelled[0]); i++) {
+		snprintf(buf, sizeof(buf), "GET /ws HTTP/1.1\r\nHost: h\r\nUser-Agent: %s\r\n\r\n",
+			 spelled[i]);
+		judge_text(&t, buf);
+		assert_int_equal(t.j.hints, bit(HINT_HEALTH_CHECK));
+	}
+	for (size_t pad = 500; pad < 530; pad += 3) {
+		char long_request[700];
+
+		snprintf(long_request, sizeof(long_request),
+			 "GET /ws HTTP/1.1\r\nHost: h\r\nUser-Agent: %*sGoogleHC/1.0\r\n\r\n", (int)pad, "x");
+		judge_text(&t, long_request);
+		assert_int_equal(t.j.hints, bit(HINT_HEALTH_CHECK));
+		snprintf(long_request, sizeof(long_request),
+			 "GET /ws HTTP/1.1\r\nHost: h\r\nUser-Agent: %*sGoogleH\r\n\r\n", (int)pad, "x");
+		judge_text(&t, long_request);
+		assert_int_equal(t.j.hints, bit(HINT_NO_WEBSOCKET_CLIENT));
+	}
+	judge_text(&t, "GET /ws HTTP/1.1\r\nHost: h\r\nUser-Agent: kube-prob\r\n\r\n");
+	assert_int_equal(t.j.hints, bit(HINT_NO_WEBSOCKET_CLIENT));
 	/* a probe that carries Sec-WebSocket-* is a WebSocket client */
 	judge_text(&t, "GET /ws HTTP/1.1\r\nHost: h\r\nUser-Agent: kube-probe/1.29\r\n"
 		       "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " RFC_KEY
