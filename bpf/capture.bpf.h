@@ -54,8 +54,11 @@ static __always_inline void count(__u32 counter)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
 
+	/* Atomic although per-CPU: a softirq may run a program on this CPU
+	 * between the load and the store of a process-context increment, and
+	 * the summary's sent = received + lost must hold exactly. */
 	if (value)
-		*value += 1;
+		__sync_fetch_and_add(value, 1);
 }
 
 static __always_inline bool port_watched(__u32 port)
@@ -73,23 +76,48 @@ static __always_inline struct scratch *scratch_get(void)
 	return bpf_map_lookup_elem(&scratch_map, &zero);
 }
 
+/* How to commit a record of this size. Wake the reader when the data
+ * waiting crosses a multiple of wakeup_bytes, not on every event once that
+ * much waits: a forced wakeup is an irq_work, a self-IPI (a VM exit under a
+ * hypervisor), and a reader that is behind stays behind for many events. */
+static __always_inline __u64 wake_flags(__u64 size)
+{
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (waiting / wakeup_bytes != (waiting + size) / wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 /* Send the event built in the scratch record with n sample bytes. */
 static __always_inline void emit(struct scratch *sc, __u32 n)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP, waiting, size;
+	__u64 size;
 
 	if (n > WS_SAMPLE_MAX)
 		n = WS_SAMPLE_MAX;
 	sc->ev.sample_len = n;
 	size = sizeof(struct ws_event) + n;
-	/* Wake the reader when the data waiting crosses a multiple of
-	 * wakeup_bytes, not on every event once that much waits: a forced
-	 * wakeup is an irq_work, a self-IPI (a VM exit under a hypervisor),
-	 * and a reader that is behind stays behind for many events. */
-	waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (waiting / wakeup_bytes != (waiting + size) / wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	count(bpf_ringbuf_output(&events, sc, size, flags) ? WS_CNT_LOST : WS_CNT_EMITTED);
+	count(bpf_ringbuf_output(&events, sc, size, wake_flags(size)) ? WS_CNT_LOST : WS_CNT_EMITTED);
+}
+
+/* Reserve a record for an event without sample bytes (owner, close). */
+static __always_inline struct ws_event *reserve_event(void)
+{
+	struct ws_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count(WS_CNT_LOST);
+		return NULL;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	return ev;
+}
+
+static __always_inline void submit_event(struct ws_event *ev)
+{
+	count(WS_CNT_EMITTED);
+	bpf_ringbuf_submit(ev, wake_flags(sizeof(*ev)));
 }
 
 /* Does a segment beginning with these bytes possibly start a head? Requests
@@ -134,12 +162,26 @@ struct dir_state {
 	__u8 pad[3];
 };
 
+/* Bytes sampled from the start of a head whose first bytes are these. An
+ * answer that is plainly not a 101 gets the status-line budget. */
+static __always_inline __u32 head_budget(const __u8 *first, __u32 first_len, int dir, __u16 *flags)
+{
+	if (dir == WS_DIR_IN)
+		return request_budget;
+	if (first_len >= 12 && !(first[9] == '1' && first[10] == '0' && first[11] == '1') &&
+	    answer_budget > WS_ANSWER_STATUS_SAMPLE) {
+		*flags |= WS_F_STATUS_ONLY;
+		return WS_ANSWER_STATUS_SAMPLE;
+	}
+	return answer_budget;
+}
+
 /* Decide whether a payload starting at seq is sampled, and how much of it.
- * first holds its first first_len (<= 4) bytes. Returns 0 to skip. */
+ * first holds its first first_len bytes (4 or more when the payload has them).
+ * Returns 0 to skip. */
 static __always_inline __u32 plan_sample(struct dir_state *d, __u32 seq, __u32 payload_len,
 					 const __u8 *first, __u32 first_len, int dir, __u16 *flags)
 {
-	__u32 budget = dir == WS_DIR_IN ? request_budget : answer_budget;
 	__u32 room;
 
 	/* A method token (or "HTTP/") starts a head even inside the last one's
@@ -147,7 +189,7 @@ static __always_inline __u32 plan_sample(struct dir_state *d, __u32 seq, __u32 p
 	if (!d->seen) {
 		d->seen = 1;
 		*flags |= WS_F_FIRST | WS_F_HEAD_START;
-	} else if (first_len == 4 && head_start_word(first, first_len, dir)) {
+	} else if (first_len >= 4 && head_start_word(first, first_len, dir)) {
 		*flags |= WS_F_HEAD_START;
 	} else if ((__s32)(seq - d->head_seq) >= 0 && (__s32)(seq - d->budget_end) < 0) {
 		*flags |= WS_F_CONT;
@@ -159,7 +201,7 @@ static __always_inline __u32 plan_sample(struct dir_state *d, __u32 seq, __u32 p
 	}
 	if (*flags & WS_F_HEAD_START) {
 		d->head_seq = seq;
-		d->budget_end = seq + budget;
+		d->budget_end = seq + head_budget(first, first_len, dir, flags);
 	}
 	room = d->budget_end - seq;
 	if (payload_len > room) {
@@ -170,19 +212,24 @@ static __always_inline __u32 plan_sample(struct dir_state *d, __u32 seq, __u32 p
 }
 
 /* A head that ends within its first segment needs no continuation: stop the
- * budget there so that bodies and frames that follow are not sampled. */
-static __always_inline void note_head_end(struct dir_state *d, const struct scratch *sc, __u32 seq,
+ * budget there so that bodies and frames that follow are not sampled. data
+ * holds the n bytes sampled (n <= cap, cap a power of two). */
+static __always_inline void note_head_end(struct dir_state *d, const __u8 *data, __u32 cap, __u16 flags, __u32 seq,
 					  __u32 n, __u32 payload_len)
 {
-	__u32 i = n - 4;
+	const __u8 *tail;
+	__u64 i;
 
-	if (n != payload_len || n < 4 || !(sc->ev.flags & WS_F_HEAD_START))
+	if (n != payload_len || n < 4 || !(flags & WS_F_HEAD_START))
 		return;
-	i &= WS_SAMPLE_MAX - 1;
-	if (i + 4 > WS_SAMPLE_MAX)
+	/* 64-bit and tested as the pointer is formed: the verifier tracks the
+	 * bound only on the register it tested. */
+	i = (__u64)(n - 4) & (cap - 1);
+	barrier_var(i);
+	if (i > cap - 4)
 		return;
-	if (sc->data[i] == '\r' && sc->data[i + 1] == '\n' && sc->data[i + 2] == '\r' &&
-	    sc->data[i + 3] == '\n')
+	tail = data + i;
+	if (tail[0] == '\r' && tail[1] == '\n' && tail[2] == '\r' && tail[3] == '\n')
 		d->budget_end = seq + n;
 }
 

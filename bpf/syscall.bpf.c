@@ -408,7 +408,7 @@ static __always_inline int io_exit(long ret, int dir)
 	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
 	/* After the flags are in the record: it looks there for a head start.
 	 * A head that fills the first buffer exactly (nginx's writev) ends there. */
-	note_head_end(d, sc, seq, n, n == first_seg ? first_seg : (__u32)ret);
+	note_head_end(d, sc->data, WS_SAMPLE_MAX, sc->ev.flags, seq, n, n == first_seg ? first_seg : (__u32)ret);
 	count(WS_CNT_SAMPLED);
 	emit(sc, n);
 	return 0;

@@ -32,16 +32,48 @@ const volatile bool egress_owner = false;
 const volatile bool track_lifetime = true;
 
 
-struct conn_state {
-	struct dir_state dir[2];
-	struct ws_lifetime life;
-	__u32 next_frame[2]; /* sequence number of the next frame header each way */
-	__u32 high_seq[2];   /* end of the highest payload counted each way */
-	__u8 frame_sync[2];  /* next_frame is known (else the next segment starts a frame) */
-	__u8 upgraded;
+/*
+ * A connection's state, in socket-local storage. The request side runs where
+ * the client's segments are received (often the client's CPU, in softirq),
+ * the answer side where the server writes (the server's CPU): each direction
+ * writes only its own lane, and the lanes lie 128 bytes apart, on cache lines
+ * of their own, so that the two CPUs do not take the lines from each other on
+ * every segment (measured: the shared line made the storage lookup a third
+ * of each sampled segment's cost). What both read (upgraded) is written once.
+ */
+struct lane {
+	struct dir_state head;
+	__u32 next_frame;    /* sequence number of the next frame header */
+	__u32 high_seq;	     /* end of the highest payload counted */
+	__u8 frame_sync;     /* next_frame is known (else the next segment starts a frame) */
 	__u8 pad;
-	__u64 snapshot_ns;   /* when the facts last went to user space */
+	__u16 close_code;    /* of the first Close frame (1005: none given) */
+	__u32 frames;
+	__u32 pings;
+	__u32 pongs;
+	__u32 unclassified;  /* segments where frame boundaries were lost */
+	__u64 last_data_ns;
+	__u64 bytes;
+	__u64 close_frame_ns;
+	__u64 last_ping_ns;
+	__u64 prev_ping_ns;  /* the ping before the last: their gap is the interval */
+	__u8 fill[128 - 80];
 };
+
+struct conn_state {
+	__u8 upgraded;
+	__u8 closer;	     /* direction of the first FIN or RST, WS_DIR_NONE if none */
+	__u8 closed_by_rst;
+	__u8 pad[5];
+	__u64 upgraded_ns;
+	__u64 first_close_ns;
+	__u64 snapshot_ns;   /* when the facts last went to user space */
+	__u8 fill[64 - 32];
+	struct lane lane[2];
+};
+
+_Static_assert(sizeof(struct lane) == 128, "a lane is two cache lines");
+_Static_assert(__builtin_offsetof(struct conn_state, lane) == 64, "lanes start on their own line");
 
 /* An open upgraded connection's facts go to user space at most this often,
  * so that what is open at exit is reported with its figures. */
@@ -154,24 +186,23 @@ static __always_inline void fill_owner(struct ws_event *ev, int dir)
 
 /* An answer head that starts "HTTP/1.x 101" switches the connection to
  * WebSocket frames: from here on its segments are followed, not sampled. */
-static __always_inline void note_upgrade(struct __sk_buff *skb, struct conn_state *st, __u32 seq, __u32 payload_off,
+static __always_inline void note_upgrade(struct conn_state *st, const __u8 *line, __u32 line_len, __u32 seq,
 					 __u32 payload_len, __u64 now)
 {
-	__u8 line[12];
+	struct lane *out = &st->lane[WS_DIR_OUT];
 
-	if (payload_len < sizeof(line) || bpf_skb_load_bytes(skb, payload_off, line, sizeof(line)) < 0)
-		return;
-	if (line[8] != ' ' || line[9] != '1' || line[10] != '0' || line[11] != '1')
+	if (line_len < 12 || line[8] != ' ' || line[9] != '1' || line[10] != '0' || line[11] != '1')
 		return;
 	st->upgraded = 1;
-	st->life.upgraded_ns = now;
-	st->life.closer = WS_DIR_NONE;
-	st->frame_sync[0] = st->frame_sync[1] = 0;
+	st->upgraded_ns = now;
+	st->closer = WS_DIR_NONE;
 	st->snapshot_ns = now;
+	st->lane[WS_DIR_IN].frame_sync = 0;
+	out->frame_sync = 0;
 	/* Frames written in the same segment as the 101 are not followed
 	 * (note_head_end() found no head end at the segment's end): say so. */
-	if (st->dir[WS_DIR_OUT].budget_end != seq + payload_len) {
-		st->life.unclassified[WS_DIR_OUT]++;
+	if (out->head.budget_end != seq + payload_len) {
+		out->unclassified++;
 		count(WS_CNT_UNCLASSIFIED);
 	}
 }
@@ -181,29 +212,25 @@ static __always_inline void note_upgrade(struct __sk_buff *skb, struct conn_stat
  * continues it; one whose frame boundary lies elsewhere (several frames in
  * one segment) loses the thread until the next segment, counted as
  * unclassified. */
-static __noinline void follow_frames(struct __sk_buff *skb, struct conn_state *st, int dir, __u32 seq,
-				     __u32 payload_off)
+static __noinline void follow_frames(struct __sk_buff *skb, struct lane *l, __u32 seq, __u32 payload_off, __u64 now)
 {
-	struct ws_lifetime *life = &st->life;
 	__u32 payload_len = skb->len - payload_off;
 	__u32 end = seq + payload_len, hdr, plen;
-	__u64 now = bpf_ktime_get_ns();
-	int d = dir & 1;
 	__u8 h[16] = {};
 	__u8 opcode;
 
 	/* Bytes beyond the highest seen so far: retransmissions count once. */
-	if (!st->high_seq[d])
-		st->high_seq[d] = seq;
-	if ((__s32)(end - st->high_seq[d]) <= 0)
+	if (!l->high_seq)
+		l->high_seq = seq;
+	if ((__s32)(end - l->high_seq) <= 0)
 		return;
-	life->bytes[d] += end - ((__s32)(seq - st->high_seq[d]) > 0 ? seq : st->high_seq[d]);
-	st->high_seq[d] = end;
-	life->last_data_ns[d] = now;
+	l->bytes += end - ((__s32)(seq - l->high_seq) > 0 ? seq : l->high_seq);
+	l->high_seq = end;
+	l->last_data_ns = now;
 
-	if (st->frame_sync[d] && seq != st->next_frame[d]) {
+	if (l->frame_sync && seq != l->next_frame) {
 		/* Inside a long frame, or a boundary we cannot see. */
-		if ((__s32)(st->next_frame[d] - seq) > 0 && (__s32)(st->next_frame[d] - end) >= 0)
+		if ((__s32)(l->next_frame - seq) > 0 && (__s32)(l->next_frame - end) >= 0)
 			return;
 		goto lost;
 	}
@@ -229,18 +256,18 @@ static __noinline void follow_frames(struct __sk_buff *skb, struct conn_state *s
 		hdr += 4;
 	if (hdr > payload_len)
 		goto lost;
-	life->frames[d]++;
+	l->frames++;
 	if (opcode == 9) {
-		life->pings[d]++;
-		life->prev_ping_ns[d] = life->last_ping_ns[d];
-		life->last_ping_ns[d] = now;
+		l->pings++;
+		l->prev_ping_ns = l->last_ping_ns;
+		l->last_ping_ns = now;
 	} else if (opcode == 10) {
-		life->pongs[d]++;
-	} else if (opcode == 8 && !life->close_frame_ns[d]) {
+		l->pongs++;
+	} else if (opcode == 8 && !l->close_frame_ns) {
 		__u8 code[2] = {};
 
-		life->close_frame_ns[d] = now;
-		life->close_code[d] = 1005;
+		l->close_frame_ns = now;
+		l->close_code = 1005;
 		if (plen >= 2 && hdr + 2 <= payload_len && !bpf_skb_load_bytes(skb, payload_off + (hdr & 15), code, 2)) {
 			if (h[1] & 0x80) {
 				/* Client frames are masked: the key is the header's last four bytes. */
@@ -255,29 +282,116 @@ static __noinline void follow_frames(struct __sk_buff *skb, struct conn_state *s
 					code[1] ^= h[11];
 				}
 			}
-			life->close_code[d] = (__u16)code[0] << 8 | code[1];
+			l->close_code = (__u16)code[0] << 8 | code[1];
 		}
 	}
-	st->next_frame[d] = seq + hdr + plen;
-	st->frame_sync[d] = 1;
-	if ((__s32)(st->next_frame[d] - end) < 0)
+	l->next_frame = seq + hdr + plen;
+	l->frame_sync = 1;
+	if ((__s32)(l->next_frame - end) < 0)
 		goto lost; /* another frame starts inside this segment */
 	return;
 lost:
-	life->unclassified[d]++;
-	st->frame_sync[d] = 0;
+	l->unclassified++;
+	l->frame_sync = 0;
 	count(WS_CNT_UNCLASSIFIED);
+}
+
+/* The connection's facts in the record user space reads. */
+static __always_inline void fill_lifetime(struct ws_lifetime *life, const struct conn_state *st)
+{
+	int d;
+
+	life->upgraded_ns = st->upgraded_ns;
+	life->first_close_ns = st->first_close_ns;
+	life->closer = st->closer;
+	life->closed_by_rst = st->closed_by_rst;
+	life->reserved[0] = life->reserved[1] = life->reserved[2] = 0;
+	for (d = 0; d < 2; d++) {
+		const struct lane *l = &st->lane[d];
+
+		life->last_data_ns[d] = l->last_data_ns;
+		life->bytes[d] = l->bytes;
+		life->close_frame_ns[d] = l->close_frame_ns;
+		life->last_ping_ns[d] = l->last_ping_ns;
+		life->prev_ping_ns[d] = l->prev_ping_ns;
+		life->frames[d] = l->frames;
+		life->pings[d] = l->pings;
+		life->pongs[d] = l->pongs;
+		life->unclassified[d] = l->unclassified;
+		life->close_code[d] = l->close_code;
+	}
+}
+
+/* A sampled segment goes straight from the packet into its ring record: no
+ * per-CPU scratch copy in between (which a softirq on the same CPU could
+ * overwrite half-way) and one copy less. The verifier wants the record's
+ * size constant, so records come in power-of-two classes of sample room
+ * (cap); sample_len says how much of it holds bytes. Kept to the least that
+ * must differ by class: each class is verified on its own. */
+static __always_inline void send_sample(struct __sk_buff *skb, const struct ws_event *hdr, __u32 off, __u32 n,
+					__u32 cap, __u64 wake)
+{
+	struct ws_event *rec = bpf_ringbuf_reserve(&events, sizeof(*rec) + cap, 0);
+
+	if (!rec) {
+		count(WS_CNT_LOST);
+		return;
+	}
+	*rec = *hdr;
+	rec->sample_len = n;
+	/* n is in [1, cap]; say so in a form the verifier keeps. */
+	if (bpf_skb_load_bytes(skb, off, rec + 1, ((n - 1) & (cap - 1)) + 1) < 0) {
+		bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+		count(WS_CNT_LOST);
+		return;
+	}
+	count(WS_CNT_EMITTED);
+	bpf_ringbuf_submit(rec, wake);
+}
+
+/* The smallest class of sample room that holds n bytes. */
+static __always_inline __u32 sample_class(__u32 n)
+{
+	__u32 cap = 128;
+
+	if (n > 128)
+		cap = n <= 256 ? 256 : n <= 512 ? 512 : n <= 1024 ? 1024 : n <= 2048 ? 2048 : n <= 4096 ? 4096 :
+		      n <= 8192 ? 8192 : WS_SAMPLE_MAX;
+	return cap;
+}
+
+struct lifetime_record {
+	struct ws_event ev;
+	struct ws_lifetime life;
+};
+
+static __always_inline void send_lifetime(const struct ws_event *hdr, const struct conn_state *st)
+{
+	struct lifetime_record *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+
+	if (!rec) {
+		count(WS_CNT_LOST);
+		return;
+	}
+	rec->ev = *hdr;
+	rec->ev.sample_len = sizeof(rec->life);
+	fill_lifetime(&rec->life, st);
+	count(WS_CNT_EMITTED);
+	bpf_ringbuf_submit(rec, wake_flags(sizeof(*rec)));
 }
 
 static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 {
 	struct conn_state *st = NULL;
+	struct lane *lane = NULL;
+	struct ws_event hdr = {};
 	struct bpf_sock *sk;
-	struct scratch *sc;
 	struct tcphdr *tcp;
 	__u32 payload_off, payload_len = 0, seq, ports, first_len, n = 0;
 	__u16 tcp_flags, flags = 0;
-	__u8 first[4] = {};
+	__u8 first[16] = {};
+	__u64 now, wake;
+	__u32 cap;
 
 	if (!port_watched(skb->local_port))
 		return 1;
@@ -293,55 +407,50 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	/* Source port high, destination low; the addresses are read only for
 	 * a segment that is sent (fill_endpoints()). */
 	ports = (__u32)bpf_ntohs(tcp->source) << 16 | bpf_ntohs(tcp->dest);
-	sc = scratch_get();
-	if (!sc)
-		return 1;
 
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
 	if (sk)
 		st = bpf_sk_storage_get(&conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		lane = &st->lane[dir & 1];
+		/* Keep the compiler from forming the address before the NULL test. */
+		barrier_var(lane);
+	}
+	now = bpf_ktime_get_ns();
 
 	if (st && st->upgraded) {
 		/* After the 101: frames and the end, never samples. */
-		__u64 now = bpf_ktime_get_ns();
-
 		if (payload_len)
-			follow_frames(skb, st, dir, seq, payload_off);
+			follow_frames(skb, lane, seq, payload_off, now);
 		if (!tcp_flags) {
 			if (now - st->snapshot_ns < SNAPSHOT_NS)
 				return 1;
 			st->snapshot_ns = now;
-			__builtin_memcpy(sc->data, &st->life, sizeof(st->life));
-			flags = WS_F_LIFETIME;
-			n = sizeof(st->life);
-			goto send;
+		} else if (st->closer == WS_DIR_NONE) {
+			st->closer = dir;
+			st->closed_by_rst = !!(tcp_flags & WS_F_RST);
+			st->first_close_ns = now;
 		}
-		if (st->life.closer == WS_DIR_NONE) {
-			st->life.closer = dir;
-			st->life.closed_by_rst = !!(tcp_flags & WS_F_RST);
-			st->life.first_close_ns = now;
-		}
-		__builtin_memcpy(sc->data, &st->life, sizeof(st->life));
 		flags = WS_F_LIFETIME;
-		n = sizeof(st->life);
 		goto send;
 	}
 	if (payload_len) {
 		count(WS_CNT_SEGMENTS);
 		if (!st)
 			count(WS_CNT_NO_STORAGE);
-		first_len = payload_len < 4 ? payload_len : 4;
-		if (bpf_skb_load_bytes(skb, payload_off, first, ((first_len - 1) & 3) + 1) < 0)
+		/* Enough for a method token, or for "HTTP/1.1 101". */
+		first_len = payload_len < 12 ? payload_len : 12;
+		if (bpf_skb_load_bytes(skb, payload_off, first, ((first_len - 1) & 15) + 1) < 0)
 			return 1;
-		if (st) {
-			n = plan_sample(&st->dir[dir & 1], seq, payload_len, first, first_len, dir, &flags);
+		if (lane) {
+			n = plan_sample(&lane->head, seq, payload_len, first, first_len, dir, &flags);
 		} else if (head_start_word(first, first_len, dir)) {
 			/* Without state, sample what may start a head. */
-			__u32 budget = dir == WS_DIR_IN ? request_budget : answer_budget;
+			__u32 budget = head_budget(first, first_len, dir, &flags);
 
-			flags = WS_F_HEAD_START;
+			flags |= WS_F_HEAD_START;
 			n = payload_len;
 			if (n > budget) {
 				n = budget;
@@ -355,33 +464,68 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 		n = WS_SAMPLE_MAX;
 		flags |= WS_F_CUT;
 	}
-	if (flags & WS_F_CUT)
+	/* A status-line sample is short by design, not cut. */
+	if ((flags & (WS_F_CUT | WS_F_STATUS_ONLY)) == WS_F_CUT)
 		count(WS_CNT_CUT);
 send:
-	fill_endpoints(skb, ports, dir, &sc->ev);
-	sc->ev.type = WS_EV_DATA;
-	sc->ev.dir = dir;
-	sc->ev.flags = flags | tcp_flags;
-	sc->ev.reserved = 0;
-	sc->ev.payload_len = payload_len;
-	sc->ev.seq = seq;
-	sc->ev.cookie = bpf_get_socket_cookie(skb);
-	sc->ev.ts_ns = bpf_ktime_get_ns();
-	sc->ev.cgroup_id = bpf_skb_cgroup_id(skb);
-	fill_owner(&sc->ev, dir);
-	if (n && !(flags & WS_F_LIFETIME)) {
-		/* n is in [1, WS_SAMPLE_MAX]; say so in a form the verifier keeps. */
-		n = ((n - 1) & (WS_SAMPLE_MAX - 1)) + 1;
-		if (bpf_skb_load_bytes(skb, payload_off, sc->data, n) < 0)
-			return 1;
-		if (st) {
-			note_head_end(&st->dir[dir & 1], sc, seq, n, payload_len);
-			if (track_lifetime && dir == WS_DIR_OUT && (flags & WS_F_HEAD_START))
-				note_upgrade(skb, st, seq, payload_off, payload_len, sc->ev.ts_ns);
-		}
-		count(WS_CNT_SAMPLED);
+	fill_endpoints(skb, ports, dir, &hdr);
+	hdr.type = WS_EV_DATA;
+	hdr.dir = dir;
+	hdr.flags = flags | tcp_flags;
+	hdr.payload_len = payload_len;
+	hdr.seq = seq;
+	hdr.cookie = bpf_get_socket_cookie(skb);
+	hdr.ts_ns = now;
+	/* A socket's cgroup does not change. User space needs it with every
+	 * request (a connection it forgot while idle comes back with one), not
+	 * with the answers that follow. */
+	hdr.cgroup_id = dir == WS_DIR_IN || (flags & (WS_F_FIRST | WS_F_LIFETIME)) || !st ? bpf_skb_cgroup_id(skb) : 0;
+	fill_owner(&hdr, dir);
+	if (flags & WS_F_LIFETIME) {
+		if (st)
+			send_lifetime(&hdr, st);
+		return 1;
 	}
-	emit(sc, n);
+	if (!n) {
+		struct ws_event *rec = reserve_event();
+
+		if (rec) {
+			*rec = hdr;
+			submit_event(rec);
+		}
+		return 1;
+	}
+	/* A head that ends with its segment needs no continuation: stop its
+	 * window there, so that a body or frames that follow are not sampled. */
+	if (lane && (flags & WS_F_HEAD_START) && n == payload_len && n >= 4) {
+		__u8 tail[4];
+
+		if (!bpf_skb_load_bytes(skb, payload_off + n - 4, tail, 4) && tail[0] == '\r' && tail[1] == '\n' &&
+		    tail[2] == '\r' && tail[3] == '\n')
+			lane->head.budget_end = seq + n;
+	}
+	count(WS_CNT_SAMPLED); /* chosen to be sampled, whether or not the ring has room */
+	cap = sample_class(n);
+	wake = wake_flags(sizeof(struct ws_event) + cap);
+	if (cap == 128)
+		send_sample(skb, &hdr, payload_off, n, 128, wake);
+	else if (cap == 256)
+		send_sample(skb, &hdr, payload_off, n, 256, wake);
+	else if (cap == 512)
+		send_sample(skb, &hdr, payload_off, n, 512, wake);
+	else if (cap == 1024)
+		send_sample(skb, &hdr, payload_off, n, 1024, wake);
+	else if (cap == 2048)
+		send_sample(skb, &hdr, payload_off, n, 2048, wake);
+	else if (cap == 4096)
+		send_sample(skb, &hdr, payload_off, n, 4096, wake);
+	else if (cap == 8192)
+		send_sample(skb, &hdr, payload_off, n, 8192, wake);
+	else
+		send_sample(skb, &hdr, payload_off, n, WS_SAMPLE_MAX, wake);
+	/* After the window was cut at the head's end, if the 101's head ends with its segment. */
+	if (st && track_lifetime && dir == WS_DIR_OUT && (flags & WS_F_HEAD_START))
+		note_upgrade(st, first, first_len, seq, payload_len, now);
 	return 1;
 }
 

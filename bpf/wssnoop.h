@@ -21,6 +21,9 @@
 #define WS_REQUEST_SAMPLE_DEFAULT 4096
 /* Budget of bytes sampled from the start of an answer head. */
 #define WS_ANSWER_SAMPLE_DEFAULT 1024
+/* Budget of an answer that is not a 101: only its status line is judged, so
+ * the body of a busy port's ordinary answers is never copied. */
+#define WS_ANSWER_STATUS_SAMPLE 256
 #define WS_COMM_LEN 16
 
 enum ws_event_type {
@@ -43,6 +46,7 @@ enum ws_data_flag {
 	WS_F_RST = 1 << 5,	  /* segment carries RST */
 	WS_F_STREAM = 1 << 6,	  /* seq is a byte offset in the stream (syscall capture), not a TCP seq */
 	WS_F_LIFETIME = 1 << 7,	  /* data[] holds a struct ws_lifetime, not payload bytes */
+	WS_F_STATUS_ONLY = 1 << 8, /* an answer head that is not a 101: budget WS_ANSWER_STATUS_SAMPLE */
 };
 
 /* Where the process attribution of an event comes from, best first. */

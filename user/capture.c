@@ -35,7 +35,8 @@ struct capture {
 	int n_links;
 	int cgroup_fd;
 	char mounted_cgroup[64]; /* where we mounted cgroup2, to unmount at exit */
-	const char *attribution;
+	const char *attribution; /* how reads are attributed */
+	bool egress_writes;	 /* writes attributed by the egress path */
 	char *log_buf;
 };
 
@@ -253,23 +254,41 @@ static void print_verifier_logs(struct capture *c)
 	}
 }
 
-static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err, size_t errlen)
+/* What the kernel's BTF says it has, read once and then let go: libbpf
+ * parses the same BTF again while loading, and holding both at once is the
+ * largest part of the process's peak memory. */
+struct kernel_probes {
+	bool sock_tp; /* sock:sock_recv_length and sock_send_length (6.3) */
+	bool tcp_tp;  /* tcp:tcp_rcv_space_adjust */
+};
+
+static void probe_kernel(struct btf *vmlinux, struct kernel_probes *p)
+{
+	p->sock_tp = kernel_has_btf_type(vmlinux, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) &&
+		     kernel_has_btf_type(vmlinux, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF);
+	p->tcp_tp = kernel_has_btf_type(vmlinux, "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF);
+}
+
+static int open_socket_capture(struct capture *c, const struct kernel_probes *probes, char *err, size_t errlen)
 {
 	struct wssnoop_bpf *skel;
-	bool sock_tp = kernel_has_btf_type(vmlinux, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) &&
-		       kernel_has_btf_type(vmlinux, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF);
-	bool tcp_tp = kernel_has_btf_type(vmlinux, "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF);
+	bool sock_tp = probes->sock_tp;
+	bool tcp_tp = probes->tcp_tp;
 	bool egress = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, NULL) == 1;
+	bool send_tp;
 	const char *force = getenv("WSSNOOP_ATTRIBUTION"); /* tests: take a path another kernel would */
 
 	if (force) {
 		sock_tp = sock_tp && strcmp(force, "sock-tracepoint") == 0;
 		tcp_tp = tcp_tp && strcmp(force, "tcp-tracepoint") == 0;
-		egress = egress && strcmp(force, "egress") == 0;
+		egress = egress && strcmp(force, "proc") != 0;
 	}
-	/* One attribution path, the best the kernel has. */
+	/* Reads are attributed by the best tracepoint the kernel has; writes by
+	 * the egress path where it may ask for the current task (it runs in the
+	 * writer's context), which makes sock_send_length, a run on every
+	 * socket write of the host, unnecessary. */
 	tcp_tp = tcp_tp && !sock_tp;
-	egress = egress && !sock_tp && !tcp_tp;
+	send_tp = sock_tp && !egress;
 	skel = wssnoop_bpf__open();
 	if (!skel)
 		return fail(err, errlen, "opening the BPF object failed: %s", strerror(errno));
@@ -279,10 +298,11 @@ static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err
 	skel->rodata->answer_budget = c->opts.answer_budget;
 	skel->rodata->wakeup_bytes = c->opts.ringbuf_bytes / 8;
 	skel->rodata->egress_owner = egress;
+	c->egress_writes = egress && (sock_tp || tcp_tp);
 	skel->rodata->track_lifetime = c->opts.lifetime;
 	bpf_map__set_max_entries(skel->maps.events, c->opts.ringbuf_bytes);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_recv, sock_tp);
-	bpf_program__set_autoload(skel->progs.wssnoop_sock_send, sock_tp);
+	bpf_program__set_autoload(skel->progs.wssnoop_sock_send, send_tp);
 	bpf_program__set_autoload(skel->progs.wssnoop_tcp_rcv, tcp_tp);
 	c->attribution = sock_tp ? "sock-tracepoint" : tcp_tp ? "tcp-tracepoint" : egress ? "egress" : "proc";
 	if (c->opts.verbose >= 2)
@@ -303,8 +323,8 @@ static int open_socket_capture(struct capture *c, struct btf *vmlinux, char *err
 		return -1;
 	if (sock_tp && (attach_link(c, skel->progs.wssnoop_sock_recv, bpf_program__attach(skel->progs.wssnoop_sock_recv),
 				    err, errlen) ||
-			attach_link(c, skel->progs.wssnoop_sock_send, bpf_program__attach(skel->progs.wssnoop_sock_send),
-				    err, errlen)))
+			(send_tp && attach_link(c, skel->progs.wssnoop_sock_send,
+						bpf_program__attach(skel->progs.wssnoop_sock_send), err, errlen))))
 		return -1;
 	if (tcp_tp && attach_link(c, skel->progs.wssnoop_tcp_rcv, bpf_program__attach(skel->progs.wssnoop_tcp_rcv), err,
 				  errlen))
@@ -352,7 +372,8 @@ static struct bpf_map *events_map(struct capture *c)
 int capture_open(const struct capture_opts *opts, struct capture **out, char *err, size_t errlen)
 {
 	struct capture *c;
-	struct btf *vmlinux = NULL;
+	struct kernel_probes probes;
+	struct btf *vmlinux;
 	const char *missing;
 	int ret = -1;
 
@@ -373,11 +394,11 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 		return fail(err, errlen,
 			    "kernel BTF unreadable (/sys/kernel/btf/vmlinux): wssnoop needs a kernel built with "
 			    "CONFIG_DEBUG_INFO_BTF=y");
+	probe_kernel(vmlinux, &probes);
+	btf__free(vmlinux);
 	c = calloc(1, sizeof(*c));
-	if (!c) {
-		btf__free(vmlinux);
+	if (!c)
 		return fail(err, errlen, "out of memory");
-	}
 	c->opts = *opts;
 	c->cgroup_fd = -1;
 
@@ -389,7 +410,7 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 		c->opts.kind = CAPTURE_SYSCALL;
 	}
 	if (c->opts.kind == CAPTURE_SOCKET)
-		ret = open_socket_capture(c, vmlinux, err, errlen);
+		ret = open_socket_capture(c, &probes, err, errlen);
 	else
 		ret = open_syscall_capture(c, err, errlen);
 	if (ret)
@@ -401,12 +422,12 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 		goto cleanup;
 	}
 	if (opts->verbose)
-		fprintf(stderr, "wssnoop: capture=%s attribution=%s\n", capture_name(c), c->attribution);
+		fprintf(stderr, "wssnoop: capture=%s attribution=%s%s\n", capture_name(c), c->attribution,
+			c->egress_writes ? " writes=egress" : "");
 	if (opts->verbose >= 2)
 		report_verifier(c);
 	*out = c;
 cleanup:
-	btf__free(vmlinux);
 	if (ret)
 		capture_close(c);
 	return ret;

@@ -45,7 +45,8 @@
 struct head_asm {
 	uint8_t *buf;	 /* cap bytes while active */
 	uint8_t *seen;	 /* one bit per byte of buf */
-	uint32_t cap;
+	uint32_t cap;	 /* this window's budget */
+	uint32_t budget; /* the direction's budget (a status-line window is shorter) */
 	uint32_t base;	 /* sequence number of buf[0] */
 	uint32_t contig; /* bytes known contiguously from buf[0] */
 	uint32_t used;	 /* bytes already turned into heads */
@@ -53,6 +54,7 @@ struct head_asm {
 	bool active;
 	bool window;	 /* base and cap describe the last head's sample window */
 	bool first;	 /* buf[0] is the direction's first byte on the connection */
+	bool status_only; /* an answer sampled for its status line: its end is no truncation */
 };
 
 struct pending {
@@ -334,8 +336,8 @@ static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 	if (!c)
 		return NULL;
 	c->meta.cookie = cookie;
-	c->dir[WS_DIR_IN].cap = t->opts.request_budget;
-	c->dir[WS_DIR_OUT].cap = t->opts.answer_budget;
+	c->dir[WS_DIR_IN].cap = c->dir[WS_DIR_IN].budget = t->opts.request_budget;
+	c->dir[WS_DIR_OUT].cap = c->dir[WS_DIR_OUT].budget = t->opts.answer_budget;
 	b = bucket_of(t, cookie);
 	c->hash_next = t->buckets[b];
 	t->buckets[b] = c;
@@ -346,9 +348,13 @@ static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 }
 
 /* A new head's window starts at seq; no buffer yet. */
-static void asm_begin(struct head_asm *a, uint32_t seq, uint64_t ts, bool first)
+static void asm_begin(struct head_asm *a, uint32_t seq, uint64_t ts, bool first, uint16_t flags)
 {
 	asm_release(a);
+	/* The kernel side samples an answer that is plainly no 101 only as far
+	 * as its status line needs (WS_F_STATUS_ONLY): the window is that long. */
+	a->status_only = (flags & WS_F_STATUS_ONLY) && a->budget > WS_ANSWER_STATUS_SAMPLE;
+	a->cap = a->status_only ? WS_ANSWER_STATUS_SAMPLE : a->budget;
 	a->base = seq;
 	a->ts = ts;
 	a->first = first;
@@ -542,6 +548,7 @@ static void head_complete(struct tracker *t, struct conn *c, int dir, const uint
 static bool drain_window(struct tracker *t, struct conn *c, int dir, const uint8_t *buf, uint32_t contig,
 			 uint32_t cap, bool window_first, uint64_t ts, uint32_t *used)
 {
+	bool cut_is_truncation = !c->dir[dir].status_only;
 	enum stream_kind want = dir == WS_DIR_IN ? STREAM_HTTP_REQUEST : STREAM_HTTP_RESPONSE;
 
 	while (*used < contig) {
@@ -568,7 +575,7 @@ static bool drain_window(struct tracker *t, struct conn *c, int dir, const uint8
 		}
 		if (!full)
 			return true;
-		head_complete(t, c, dir, p, avail, true, false, first, ts);
+		head_complete(t, c, dir, p, avail, cut_is_truncation, false, first, ts);
 		return false;
 	}
 	return false;
@@ -667,7 +674,7 @@ static void data_event(struct tracker *t, struct conn *c, const struct ws_event 
 			return;
 		if (!(a->active && ev->seq == a->base)) {
 			asm_abandon(t, c, dir);
-			asm_begin(a, ev->seq, ev->ts_ns, !*seen);
+			asm_begin(a, ev->seq, ev->ts_ns, !*seen, ev->flags);
 			*seen = true;
 			/* A window of no bytes places nothing: the buffered path
 			 * below counts it, as for any segment that fits nowhere. */

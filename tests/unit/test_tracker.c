@@ -24,7 +24,7 @@ struct seen {
 	char request[512];
 	char answer[512];
 	unsigned index;
-	bool truncated, first;
+	bool truncated, first, answer_truncated;
 	uint32_t tgid;
 };
 
@@ -43,6 +43,7 @@ static void on_exchange(void *ctx, const struct exchange *x)
 		memcpy(s->answer, x->answer, x->answer_len < 511 ? x->answer_len : 511);
 	s->index = x->request_index;
 	s->truncated = x->request_truncated;
+	s->answer_truncated = x->answer_truncated;
 	s->first = x->first_on_conn;
 	s->tgid = x->conn->tgid;
 }
@@ -291,6 +292,43 @@ static void test_timeout_then_late_answer(void **state)
 	tracker_free(t);
 }
 
+/* The kernel side samples an answer that is no 101 up to its status line's
+ * budget: that short window is answered at once, and is no truncation. Heads
+ * that follow it on the connection get the full budget again. */
+static void test_status_only_answer(void **state)
+{
+	struct tracker *t = make(4096);
+	char ans[WS_ANSWER_STATUS_SAMPLE];
+	const char *line = "HTTP/1.1 200 OK\r\nServer: x\r\n";
+
+	(void)state;
+	memset(ans, 'h', sizeof(ans));
+	memcpy(ans, line, strlen(line));
+	feed(t, 1, WS_DIR_IN, 1000, FIRST, REQ, strlen(REQ), 10);
+	feed(t, 1, WS_DIR_OUT, 5000, FIRST | WS_F_STATUS_ONLY | WS_F_CUT, ans, sizeof(ans), 20);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_ANSWERED);
+	assert_false(seen[0].answer_truncated);
+	assert_memory_equal(seen[0].answer, line, strlen(line));
+	/* The next request is upgraded: its 101, longer than a status-line
+	 * window and in two segments, gets the whole answer budget. */
+	char big[400];
+	const char *head = "HTTP/1.1 101 Switching Protocols\r\nX-Pad: ";
+	size_t hl = strlen(head);
+
+	memcpy(big, head, hl);
+	memset(big + hl, 'p', sizeof(big) - hl - 4);
+	memcpy(big + sizeof(big) - 4, "\r\n\r\n", 4);
+	feed(t, 1, WS_DIR_IN, 1000 + strlen(REQ), HS, REQ, strlen(REQ), 30);
+	feed(t, 1, WS_DIR_OUT, 7000, HS, big, 300, 40);
+	assert_int_equal(n_seen, 1);
+	feed(t, 1, WS_DIR_OUT, 7300, WS_F_CONT, big + 300, sizeof(big) - 300, 41);
+	assert_int_equal(n_seen, 2);
+	assert_false(seen[1].answer_truncated);
+	assert_memory_equal(seen[1].answer, big, sizeof(big));
+	tracker_free(t);
+}
+
 static void test_truncated_by_budget(void **state)
 {
 	struct tracker *t = make(64);
@@ -387,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_interim_answer_is_not_the_answer),
 		cmocka_unit_test(test_closed_before_answer),
 		cmocka_unit_test(test_timeout_then_late_answer),
+		cmocka_unit_test(test_status_only_answer),
 		cmocka_unit_test(test_truncated_by_budget),
 		cmocka_unit_test(test_not_http_first_bytes_are_one_exchange),
 		cmocka_unit_test(test_frames_after_upgrade_are_ignored),
