@@ -16,7 +16,7 @@ INCLUDES := -I$(OUTPUT) -I. -Iuser
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
               -Wno-gnu-variable-sized-type-not-at-end \
               -I$(dir $(VMLINUX)) -I. -MMD -MP
-LIBS     := -lbpf -lelf -lz -lnettle -lcap -lmicrohttpd -lpthread
+LIBS     := -lbpf -lelf -lz -lnettle -lcap -lpthread -ldl
 TEST_LIBS := -lcmocka -lnettle
 
 ifeq ($(V),1)

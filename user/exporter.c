@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * exporter.c - /metrics and /healthz over libmicrohttpd.
+ *
+ * libmicrohttpd is opened when the first exporter starts, not linked: it
+ * brings GnuTLS and p11-kit along, about 2 MiB of resident memory that a
+ * tracing session without metrics has no use for.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -11,6 +16,55 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "exporter.h"
+
+/* The part of libmicrohttpd's API the exporter uses, resolved at run time. */
+static struct {
+	struct MHD_Daemon *(*start_daemon)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
+					   MHD_AccessHandlerCallback, void *, ...);
+	void (*stop_daemon)(struct MHD_Daemon *);
+	struct MHD_Response *(*create_response_from_buffer)(size_t, void *, enum MHD_ResponseMemoryMode);
+	enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *, const char *);
+	enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
+	void (*destroy_response)(struct MHD_Response *);
+} mhd;
+
+#define MHD_LIBRARY "libmicrohttpd.so.12"
+
+static int mhd_open(char *err, size_t errlen)
+{
+	static void *lib;
+	void *sym[6];
+	static const char *const names[6] = {
+		"MHD_start_daemon",	 "MHD_stop_daemon",	"MHD_create_response_from_buffer",
+		"MHD_add_response_header", "MHD_queue_response", "MHD_destroy_response",
+	};
+
+	if (lib)
+		return 0;
+	lib = dlopen(MHD_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(err, errlen, "metrics need %s (Debian: apt-get install libmicrohttpd12): %s", MHD_LIBRARY,
+			 dlerror());
+		return -1;
+	}
+	for (int i = 0; i < 6; i++) {
+		sym[i] = dlsym(lib, names[i]);
+		if (!sym[i]) {
+			snprintf(err, errlen, "%s lacks %s: %s", MHD_LIBRARY, names[i], dlerror());
+			dlclose(lib);
+			lib = NULL;
+			return -1;
+		}
+	}
+	/* POSIX lets a data pointer from dlsym() become a function pointer. */
+	memcpy(&mhd.start_daemon, &sym[0], sizeof(sym[0]));
+	memcpy(&mhd.stop_daemon, &sym[1], sizeof(sym[1]));
+	memcpy(&mhd.create_response_from_buffer, &sym[2], sizeof(sym[2]));
+	memcpy(&mhd.add_response_header, &sym[3], sizeof(sym[3]));
+	memcpy(&mhd.queue_response, &sym[4], sizeof(sym[4]));
+	memcpy(&mhd.destroy_response, &sym[5], sizeof(sym[5]));
+	return 0;
+}
 
 struct exporter {
 	struct MHD_Daemon *mhd;
@@ -72,14 +126,14 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, cons
 			      size_t len, bool owned)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		mhd.create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
 	if (!resp)
 		return MHD_NO;
-	MHD_add_response_header(resp, "Content-Type", type);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
+	mhd.add_response_header(resp, "Content-Type", type);
+	ret = mhd.queue_response(conn, status, resp);
+	mhd.destroy_response(resp);
 	return ret;
 }
 
@@ -125,6 +179,8 @@ struct exporter *exporter_start(const char *listen, exporter_render_fn render, e
 		snprintf(err, errlen, "invalid metrics address '%s': use HOST:PORT, e.g. 127.0.0.1:9464", listen);
 		return NULL;
 	}
+	if (mhd_open(err, errlen))
+		return NULL;
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
@@ -135,7 +191,7 @@ struct exporter *exporter_start(const char *listen, exporter_render_fn render, e
 	e->ctx = ctx;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	e->mhd = MHD_start_daemon(flags, ntohs(((struct sockaddr_in *)&addr)->sin_port), NULL, NULL, on_request, e,
+	e->mhd = mhd.start_daemon(flags, ntohs(((struct sockaddr_in *)&addr)->sin_port), NULL, NULL, on_request, e,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT, 16U,
 				  MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
 	if (!e->mhd) {
@@ -150,6 +206,6 @@ void exporter_stop(struct exporter *e)
 {
 	if (!e)
 		return;
-	MHD_stop_daemon(e->mhd);
+	mhd.stop_daemon(e->mhd);
 	free(e);
 }

@@ -120,7 +120,7 @@ static const struct argp_option opts[] = {
 	{"cgroup", OPT_CGROUP, "PATH", 0, "Only sockets of this cgroup v2 subtree (default: the whole host)", 0},
 	{"netns", OPT_NETNS, "PATH", 0, "Only sockets of processes in this network namespace (e.g. /proc/PID/ns/net)",
 	 0},
-	{"ringbuf-kib", OPT_RINGBUF, "KIB", 0, "Ring buffer size in KiB, a power of two (8192)", 0},
+	{"ringbuf-kib", OPT_RINGBUF, "KIB", 0, "Ring buffer size in KiB, a power of two (4096)", 0},
 	{"output", OPT_OUTPUT, "FILE", 0, "Write events to FILE (appended, reopened on SIGHUP) instead of stdout", 0},
 	{"no-lifetime", OPT_NO_LIFETIME, NULL, 0,
 	 "Do not follow upgraded connections to their end (Close code or 1006, who closed, idle gap)", 0},
@@ -259,7 +259,7 @@ static void settings_defaults(struct settings *s)
 	memset(s, 0, sizeof(*s));
 	s->timeout_s = 10;
 	s->sample_bytes = WS_REQUEST_SAMPLE_DEFAULT;
-	s->ringbuf_kib = 8192;
+	s->ringbuf_kib = 4096;
 	path_set_init(&s->paths);
 }
 
