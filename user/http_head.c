@@ -51,6 +51,28 @@ static struct byte_slice trim_ows(struct byte_slice s)
 	return s;
 }
 
+/*
+ * Where the first line starts: past the empty lines (CRLF or LF) before it.
+ * RFC 9112 2.2 lets a server ignore them; clients send one after a body on
+ * a persistent connection. *lf_only tells whether one ended with LF alone.
+ */
+static size_t skip_empty_lines(const uint8_t *buf, size_t len, bool *lf_only)
+{
+	size_t pos = 0;
+
+	*lf_only = false;
+	for (;;) {
+		if (pos < len && buf[pos] == '\n') {
+			*lf_only = true;
+			pos++;
+		} else if (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n') {
+			pos += 2;
+		} else {
+			return pos;
+		}
+	}
+}
+
 enum stream_kind http_classify_start(const uint8_t *buf, size_t len)
 {
 	size_t n;
@@ -110,7 +132,8 @@ const char *stream_kind_name(enum stream_kind kind)
 
 bool http_find_head_end(const uint8_t *buf, size_t len, size_t *head_len)
 {
-	size_t pos = 0;
+	bool lf_only;
+	size_t pos = buf ? skip_empty_lines(buf, len, &lf_only) : 0;
 
 	while (pos < len) {
 		const uint8_t *lf = memchr(buf + pos, '\n', len - pos);
@@ -607,13 +630,19 @@ static bool parse_head(const uint8_t *buf, size_t len, enum http_head_kind kind,
 		       struct http_head *out)
 {
 	size_t pos = 0;
-	bool first = true, prev_stored = false;
+	bool first = true, prev_stored = false, lf_only;
 
 	/* The header array is only valid up to header_count: skip clearing it. */
 	memset(out, 0, offsetof(struct http_head, headers));
 	out->kind = kind;
 	if (!buf)
 		len = 0;
+	if (len && (buf[0] == '\r' || buf[0] == '\n')) {
+		pos = skip_empty_lines(buf, len, &lf_only);
+		if (pos)
+			out->anomalies |= HTTP_ANOM_LEADING_EMPTY_LINE |
+					  (lf_only ? HTTP_ANOM_LF_ONLY : 0);
+	}
 
 	while (pos < len) {
 		size_t line_end = line_end_at(buf, pos, len, &out->anomalies), content_end;
@@ -853,6 +882,8 @@ const char *http_anomaly_name(enum http_anomaly anomaly)
 		return "empty-name";
 	case HTTP_ANOM_HEADERS_DROPPED:
 		return "headers-dropped";
+	case HTTP_ANOM_LEADING_EMPTY_LINE:
+		return "leading-empty-line";
 	}
 	return "?";
 }

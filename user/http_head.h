@@ -48,6 +48,7 @@ enum http_anomaly {
 	HTTP_ANOM_SPACE_IN_NAME = 1u << 7,   /* whitespace inside or after a header name */
 	HTTP_ANOM_EMPTY_NAME = 1u << 8,	     /* header line starting with ':' (skipped) */
 	HTTP_ANOM_HEADERS_DROPPED = 1u << 9, /* more than HTTP_HEAD_MAX_HEADERS headers */
+	HTTP_ANOM_LEADING_EMPTY_LINE = 1u << 10, /* empty lines before the start line (skipped) */
 };
 
 /*
@@ -127,15 +128,18 @@ const char *stream_kind_name(enum stream_kind kind);
 
 /*
  * Find the end of a head: an empty line after CRLF or LF line ends (mixed
- * allowed). Returns true and the head length including the terminator, or
- * false when no end lies within len.
+ * allowed), empty lines before the start line not counting (RFC 9112 2.2).
+ * Returns true and the head length including those lines and the terminator,
+ * or false when no end lies within len.
  */
 bool http_find_head_end(const uint8_t *buf, size_t len, size_t *head_len);
 
 /*
  * Parse a request or response head from buf. Always fills *out (zeroed
  * first); returns out->start_line_ok. Only complete lines are used: a cut
- * last line is ignored and HTTP_ANOM_TRUNCATED set.
+ * last line is ignored and HTTP_ANOM_TRUNCATED set. Empty lines (CRLF or LF)
+ * before the start line are skipped, as RFC 9112 2.2 lets a server do, and
+ * HTTP_ANOM_LEADING_EMPTY_LINE set; head_len counts them.
  */
 bool http_parse_request(const uint8_t *buf, size_t len, struct http_head *out);
 bool http_parse_response(const uint8_t *buf, size_t len, struct http_head *out);

@@ -397,9 +397,12 @@ static void test_request_line_variants(void **state)
 	parse_req("GET /ws HTTP/11\r\n\r\n", &h);
 	assert_false(h.has_version);
 
+	/* empty lines before the request line are skipped (RFC 9112 2.2) */
 	parse_req("\r\nGET / HTTP/1.1\r\n\r\n", &h);
-	assert_false(h.start_line_ok);
-	assert_non_null(h.start_line.ptr);
+	assert_true(h.start_line_ok);
+	assert_slice(h.start_line, "GET / HTTP/1.1");
+	assert_int_equal(h.anomalies, HTTP_ANOM_LEADING_EMPTY_LINE);
+	assert_int_equal(h.head_len, 20);
 
 	parse_req("G(T / HTTP/1.1\r\n\r\n", &h);
 	assert_false(h.start_line_ok);
@@ -407,6 +410,62 @@ static void test_request_line_variants(void **state)
 	parse_req("GET\r\n\r\n", &h);
 	assert_false(h.start_line_ok);
 	assert_slice(h.start_line, "GET");
+}
+
+static void test_leading_empty_lines(void **state)
+{
+	static const struct {
+		const char *raw;
+		uint32_t anomalies;
+	} leading[] = {
+		{ "\r\nGET /ws HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_ANOM_LEADING_EMPTY_LINE },
+		{ "\r\n\r\n\r\nGET /ws HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_ANOM_LEADING_EMPTY_LINE },
+		{ "\nGET /ws HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_ANOM_LEADING_EMPTY_LINE | HTTP_ANOM_LF_ONLY },
+		{ "\n\r\n\nGET /ws HTTP/1.1\r\nHost: a\r\n\r\n",
+		  HTTP_ANOM_LEADING_EMPTY_LINE | HTTP_ANOM_LF_ONLY },
+		{ "\r\nGET /ws HTTP/1.1\nHost: a\n\n", HTTP_ANOM_LEADING_EMPTY_LINE | HTTP_ANOM_LF_ONLY },
+	};
+	struct http_head h;
+	size_t end = 0;
+
+	for (size_t i = 0; i < sizeof(leading) / sizeof(leading[0]); i++) {
+		size_t len = strlen(leading[i].raw);
+
+		assert_true(http_parse_request((const uint8_t *)leading[i].raw, len, &h));
+		assert_true(h.complete);
+		assert_int_equal(h.head_len, len);
+		assert_int_equal(h.anomalies, leading[i].anomalies);
+		assert_slice(h.method, "GET");
+		assert_slice(h.target, "/ws");
+		assert_int_equal(h.header_count, 1);
+		assert_true(http_find_head_end((const uint8_t *)leading[i].raw, len, &end));
+		assert_int_equal(end, len);
+	}
+	/* a response too, so that both agree with http_find_head_end() */
+	assert_true(http_parse_response(LIT("\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n"), &h));
+	assert_int_equal(h.status, 101);
+	assert_true(h.anomalies & HTTP_ANOM_LEADING_EMPTY_LINE);
+
+	/* nothing but empty lines: no head yet, not an empty one */
+	http_parse_request(LIT("\r\n\r\n"), &h);
+	assert_false(h.complete);
+	assert_false(h.start_line_ok);
+	assert_null(h.start_line.ptr);
+	assert_true(h.anomalies & HTTP_ANOM_TRUNCATED);
+	assert_true(h.anomalies & HTTP_ANOM_LEADING_EMPTY_LINE);
+	assert_false(http_find_head_end(LIT("\r\n\r\n"), &end));
+	assert_false(http_find_head_end(LIT("\n\n"), &end));
+	assert_false(http_find_head_end(LIT("\n\r\n\r"), &end));
+	/* a CR not followed by LF is no empty line */
+	http_parse_request(LIT("\r\rGET / HTTP/1.1\r\n\r\n"), &h);
+	assert_false(h.start_line_ok);
+	assert_false(h.anomalies & HTTP_ANOM_LEADING_EMPTY_LINE);
+	assert_true(h.anomalies & HTTP_ANOM_BARE_CR);
+	/* a cut one: the CR may yet be followed by LF */
+	http_parse_request(LIT("\r\n\r"), &h);
+	assert_false(h.complete);
+	assert_false(h.anomalies & HTTP_ANOM_BARE_CR);
+	assert_string_equal(http_anomaly_name(HTTP_ANOM_LEADING_EMPTY_LINE), "leading-empty-line");
 }
 
 static void test_status_lines(void **state)
@@ -735,7 +794,7 @@ static void test_random_bytes(void **state)
 
 static void test_anomaly_names(void **state)
 {
-	for (unsigned bit = 0; bit < 10; bit++) {
+	for (unsigned bit = 0; bit < 11; bit++) {
 		const char *name = http_anomaly_name((enum http_anomaly)(1u << bit));
 
 		assert_string_not_equal(name, "?");
@@ -768,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_request_line_variants),
+		cmocka_unit_test(test_leading_empty_lines),
 		cmocka_unit_test(test_status_lines),
 		cmocka_unit_test(test_lowercase_names),
 		cmocka_unit_test(test_header_cap_and_64k_head),

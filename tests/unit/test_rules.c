@@ -605,6 +605,25 @@ static void test_hint_health_check(void **state)
 	assert_false(judgement_has_hint(&t.j, HINT_HEALTH_CHECK));
 }
 
+/* A later request on a persistent connection, after the CRLF some clients
+ * send past a body: judged as the request it is (RFC 9112 2.2). */
+static void test_leading_empty_line_on_a_later_request(void **state)
+{
+	char raw[512];
+	struct judged plain, after_crlf;
+
+	canonical(raw + 2, sizeof(raw) - 2, "GET", "HTTP/1.1", "");
+	raw[0] = '\r';
+	raw[1] = '\n';
+	judge_text(&plain, raw + 2);
+	http_parse_request((const uint8_t *)raw, strlen(raw), &after_crlf.req);
+	judge_request(&after_crlf.j, STREAM_HTTP_REQUEST, &after_crlf.req, false);
+	assert_int_equal(after_crlf.j.rules, plain.j.rules);
+	assert_int_equal(after_crlf.j.hints, plain.j.hints);
+	assert_int_equal(after_crlf.j.verdict, VERDICT_PENDING);
+	assert_int_equal(after_crlf.req.head_len, strlen(raw));
+}
+
 static void test_hint_no_websocket_client(void **state)
 {
 	struct judged t;
@@ -845,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_hint_nginx_stripped),
 		cmocka_unit_test(test_hint_upgrade_lost),
 		cmocka_unit_test(test_hint_health_check),
+		cmocka_unit_test(test_leading_empty_line_on_a_later_request),
 		cmocka_unit_test(test_hint_no_websocket_client),
 		cmocka_unit_test(test_hint_forwarded_via_alb),
 		cmocka_unit_test(test_hint_h2c_settings_only),
