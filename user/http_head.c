@@ -212,8 +212,9 @@ static void parse_status_line(struct byte_slice line, struct http_head *out)
 
 	out->version = slice(line.ptr, 0, version_end);
 	out->reason = trim_ows(slice(line.ptr, skip_spaces(line, status_end), line.len));
-	if (status.len == 3 && is_digit(status.ptr[0]) && is_digit(status.ptr[1]) &&
-	    is_digit(status.ptr[2]))
+	/* Exactly three digits, and a class RFC 9110 15 defines: "050" is no 50. */
+	if (status.len == 3 && status.ptr[0] >= '1' && status.ptr[0] <= '5' &&
+	    is_digit(status.ptr[1]) && is_digit(status.ptr[2]))
 		out->status = (uint16_t)((status.ptr[0] - '0') * 100 + (status.ptr[1] - '0') * 10 +
 					 (status.ptr[2] - '0'));
 	out->start_line_ok = parse_version(out->version, out) && out->status != 0;

@@ -101,7 +101,7 @@ struct http_head {
 	bool has_version;    /* a well-formed "HTTP/d.d" was present */
 	uint8_t version_major;
 	uint8_t version_minor;
-	uint16_t status;     /* response only, 0 when absent */
+	uint16_t status;     /* response only: 100-599, 0 when absent or not three such digits */
 	uint32_t anomalies;  /* enum http_anomaly bits */
 	size_t head_len;     /* bytes of the head including its terminator; == len if !complete */
 	struct byte_slice start_line; /* first line without its line end */

@@ -491,6 +491,21 @@ static void test_status_lines(void **state)
 	assert_false(http_parse_response(LIT("HTTP/1.1 abc Nope\r\n\r\n"), &h));
 	assert_int_equal(h.status, 0);
 	assert_false(http_parse_response(LIT("HTTP/1.1 1010 Nope\r\n\r\n"), &h));
+	/* exactly three digits, 100 to 599 */
+	static const char *const bad_status[] = { "050", "000", "099", "600", "999", "10", "1O1", "+10" };
+	for (size_t i = 0; i < sizeof(bad_status) / sizeof(bad_status[0]); i++) {
+		char raw[64];
+
+		snprintf(raw, sizeof(raw), "HTTP/1.1 %s x\r\n\r\n", bad_status[i]);
+		assert_false(http_parse_response((const uint8_t *)raw, strlen(raw), &h));
+		assert_int_equal(h.status, 0);
+		assert_true(h.anomalies & HTTP_ANOM_BAD_START_LINE);
+		assert_true(h.has_version);
+	}
+	assert_true(http_parse_response(LIT("HTTP/1.1 100 Continue\r\n\r\n"), &h));
+	assert_int_equal(h.status, 100);
+	assert_true(http_parse_response(LIT("HTTP/1.1 599 x\r\n\r\n"), &h));
+	assert_int_equal(h.status, 599);
 	assert_false(http_parse_response(LIT("HTTX/1.1 200 OK\r\n\r\n"), &h));
 	assert_true(h.anomalies & HTTP_ANOM_BAD_START_LINE);
 	assert_false(http_parse_response(LIT("\x16\x03\x03\x00\x02\x02\x28"), &h));

@@ -726,6 +726,18 @@ static void test_verdicts(void **state)
 	judge_text(&t, chrome);
 	judge_answer(&t.j, &t.req, NULL);
 	assert_int_equal(t.j.verdict, VERDICT_INVALID);
+	/* a status that is not three digits 100-599 is no status line */
+	judge_text(&t, chrome);
+	answer_text(&t, "HTTP/1.1 050 x\r\n\r\n");
+	assert_int_equal(t.j.verdict, VERDICT_INVALID);
+	assert_int_equal(t.j.status, 0);
+	judge_text(&t, chrome);
+	answer_text(&t, "HTTP/1.1 600 x\r\n\r\n");
+	assert_int_equal(t.j.verdict, VERDICT_INVALID);
+	judge_text(&t, chrome);
+	answer_text(&t, "HTTP/1.1 599 x\r\n\r\n");
+	assert_int_equal(t.j.verdict, VERDICT_REJECTED);
+	assert_int_equal(t.j.status, 599);
 
 	assert_string_equal(verdict_name(VERDICT_PENDING), "pending");
 	assert_string_equal(verdict_name(VERDICT_UPGRADED), "upgraded");
