@@ -75,16 +75,36 @@ static void ob_puts(struct out_buf *b, const char *s)
 	ob_add(b, s, strlen(s));
 }
 
-static void ob_uint(struct out_buf *b, unsigned long long v)
+/* v in decimal at out, NUL-terminated (out: 21 bytes at least); its length. */
+static size_t format_uint(unsigned long long v, char *out)
 {
 	char digits[24];
-	size_t n = sizeof(digits);
+	size_t n = sizeof(digits), len;
 
 	do {
 		digits[--n] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	ob_add(b, digits + n, sizeof(digits) - n);
+	len = sizeof(digits) - n;
+	memcpy(out, digits + n, len);
+	out[len] = 0;
+	return len;
+}
+
+static void ob_uint(struct out_buf *b, unsigned long long v)
+{
+	char digits[24];
+
+	ob_add(b, digits, format_uint(v, digits));
+}
+
+/* A process name (at most WS_COMM_LEN bytes, NUL-terminated or not). */
+static void copy_name(char out[WS_COMM_LEN + 1], const char *name)
+{
+	size_t n = strnlen(name, WS_COMM_LEN);
+
+	memcpy(out, name, n);
+	out[n] = 0;
 }
 
 /* One formatting pass when the result fits, which it nearly always does. */
@@ -197,13 +217,19 @@ static size_t format_addr(const struct conn_meta *m, bool local, char *out, bool
 	char ip[INET6_ADDRSTRLEN] = "?";
 	const uint8_t *addr = local ? m->local_addr : m->remote_addr;
 	unsigned port = local ? m->local_port : m->remote_port;
-	char digits[8];
-	size_t n = 0, ip_len, d = sizeof(digits);
+	size_t n = 0, ip_len;
 
-	if (m->family == AF_INET6)
+	if (m->family == AF_INET6) {
 		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
-	else if (m->family == AF_INET)
-		inet_ntop(AF_INET, addr, ip, sizeof(ip));
+	} else if (m->family == AF_INET) {
+		/* What inet_ntop writes, without its sprintf. */
+		ip_len = 0;
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				ip[ip_len++] = '.';
+			ip_len += format_uint(addr[i], ip + ip_len);
+		}
+	}
 	ip_len = strlen(ip);
 	if (with_port && m->family == AF_INET6)
 		out[n++] = '[';
@@ -213,12 +239,7 @@ static size_t format_addr(const struct conn_meta *m, bool local, char *out, bool
 		if (m->family == AF_INET6)
 			out[n++] = ']';
 		out[n++] = ':';
-		do {
-			digits[--d] = (char)('0' + port % 10);
-			port /= 10;
-		} while (port);
-		memcpy(out + n, digits + d, sizeof(digits) - d);
-		n += sizeof(digits) - d;
+		n += format_uint(port, out + n);
 	}
 	out[n] = 0;
 	return n;
@@ -369,14 +390,14 @@ static void add_columns(struct reporter *r, struct out_buf *b, uint64_t mono_ns,
 			const char *comm, const struct proc_info *proc, const struct conn_meta *m, const char *status,
 			const char *verdict)
 {
-	char when[16], local[ADDR_PORT_MAX], remote[ADDR_PORT_MAX], name[13], pid[16];
+	char when[16], local[ADDR_PORT_MAX], remote[ADDR_PORT_MAX], name[13], pid[24];
 	size_t w = r->opts.wide ? 47 : 21, n = strlen(status);
 
 	format_time(r, mono_ns, false, when, sizeof(when));
 	format_addr(m, true, local, true);
 	format_addr(m, false, remote, true);
 	column_name(proc->thread[0] ? proc->thread : comm, name);
-	snprintf(pid, sizeof(pid), "%u", tgid);
+	format_uint(tgid, pid);
 	/* The widths of report_header(). */
 	ob_left(b, when, 8);
 	ob_add(b, " ", 1);
@@ -526,10 +547,10 @@ static void print_text(struct reporter *r, const struct judged *d, struct out_bu
 {
 	const struct exchange *x = d->x;
 	const struct conn_meta *m = x->conn;
-	char status[8], evidence[512];
+	char status[24], evidence[512];
 
 	if (d->have_resp && d->resp.start_line_ok)
-		snprintf(status, sizeof(status), "%u", d->resp.status);
+		format_uint(d->resp.status, status);
 	else
 		memcpy(status, "-", 2);
 	add_columns(r, b, x->request_ns, d->tgid, d->comm, &d->proc, m, status, verdict_name(d->j.verdict));
@@ -801,7 +822,7 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	}
 	if (r->opts.failed_only && d.j.verdict == VERDICT_UPGRADED)
 		return;
-	snprintf(d.comm, sizeof(d.comm), "%s", d.proc.comm[0] ? d.proc.comm : x->conn->comm);
+	copy_name(d.comm, d.proc.comm[0] ? d.proc.comm : x->conn->comm);
 
 	if (r->opts.json)
 		print_json(r, &d, &b);
@@ -924,7 +945,7 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 	}
 	if (l->request && l->request_len && http_classify_start(l->request, l->request_len) == STREAM_HTTP_REQUEST)
 		have_req = http_parse_request(l->request, l->request_len, &req);
-	snprintf(comm, sizeof(comm), "%s", proc.comm[0] ? proc.comm : m->comm);
+	copy_name(comm, proc.comm[0] ? proc.comm : m->comm);
 	if (f.idle_timeout)
 		idle_hint_text(&f, hint, sizeof(hint));
 
