@@ -64,6 +64,38 @@ static bool terminal_plain(uint8_t c)
 	return c >= 0x20 && c < 0x7f && c != '\\';
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Nonzero when some byte of w is below n (n <= 0x80), or equal to c. Exact
+ * as to whether there is one, which is all that is asked. */
+static uint64_t bytes_below(uint64_t w, uint8_t n)
+{
+	return (w - ONES * n) & ~w & HIGHS;
+}
+
+static uint64_t bytes_equal(uint64_t w, uint8_t c)
+{
+	return bytes_below(w ^ (ONES * c), 1);
+}
+
+/* Where the run of plain bytes from in[i] ends: eight bytes at a time while
+ * none of them needs an escape (json: also '"'), then one at a time. */
+static size_t plain_run_end(const uint8_t *in, size_t i, size_t len, bool json)
+{
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, in + i, sizeof(w));
+		if ((w & HIGHS) | bytes_below(w, 0x20) | bytes_equal(w, 0x7f) | bytes_equal(w, '\\') |
+		    (json ? bytes_equal(w, '"') : 0))
+			break;
+	}
+	while (i < len && (json ? in[i] != '"' : true) && terminal_plain(in[i]))
+		i++;
+	return i;
+}
+
 bool escape_terminal(const uint8_t *in, size_t len, char *out, size_t cap)
 {
 	struct sink s = { out, cap, 0, false };
@@ -73,10 +105,8 @@ bool escape_terminal(const uint8_t *in, size_t len, char *out, size_t cap)
 		char esc[4] = { '\\', 'x', hex_digits[c >> 4], hex_digits[c & 0xf] };
 
 		if (terminal_plain(c)) {
-			size_t end = i + 1;
+			size_t end = plain_run_end(in, i + 1, len, false);
 
-			while (end < len && terminal_plain(in[end]))
-				end++;
 			sink_plain(&s, in + i, end - i);
 			i = end - 1;
 		} else if (c == '\\')
@@ -156,10 +186,8 @@ bool escape_json(const uint8_t *in, size_t len, char *out, size_t cap)
 		size_t n;
 
 		if (json_plain(c)) {
-			size_t end = i + 1;
+			size_t end = plain_run_end(in, i + 1, len, true);
 
-			while (end < len && json_plain(in[end]))
-				end++;
 			sink_plain(&s, in + i, end - i);
 			i = end;
 			continue;
