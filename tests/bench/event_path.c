@@ -4,12 +4,12 @@
  *
  * Replays records shaped as the kernel side writes them for make bench's
  * keep-alive load (wrk's "GET / HTTP/1.1" with Host only, nginx's 200 with a
- * 512-byte page, cut to the answer budget; an owner record per connection, a
- * close at its end) with a few WebSocket handshakes among them (a 101, the
- * lifetime record of the FIN, the close), through the same code as wssnoop's
- * poll loop (pipeline.h): records in, the loop's work once per wakeup,
- * exchanges judged and printed to /dev/null. Also times handshakes alone, the cost of
- * what is printed.
+ * 512-byte page, sampled as the kernel side samples it; an owner record per
+ * connection, a close at its end) with a few WebSocket handshakes among them
+ * (a 101, the lifetime record of the FIN, the close), through the same code
+ * as wssnoop's poll loop (pipeline.h): records in, the loop's work once per
+ * wakeup, exchanges judged and printed to /dev/null. Also times handshakes
+ * alone: the cost of what is printed.
  *
  *   event_path [PASSES [SCENARIO]]   prints a table, then one JSON line
  */
@@ -56,21 +56,24 @@ struct replay {
 	size_t records, requests, attempts;
 	size_t *offsets; /* where each record starts, for patching between passes */
 	size_t n_offsets, cap_offsets;
+	bool status_only; /* answers that are no 101 sampled for their status line */
 };
 
 struct scenario {
 	const char *name;
 	bool json;
 	bool handshakes_only;
+	bool status_only; /* as the kernel side samples answers (WS_F_STATUS_ONLY) */
 	uint32_t answer_budget;
 };
 
 static const struct scenario scenarios[] = {
-	{"keepalive-text", false, false, WS_ANSWER_SAMPLE_DEFAULT},
-	{"keepalive-json", true, false, WS_ANSWER_SAMPLE_DEFAULT},
-	{"keepalive-text-256", false, false, 256},
-	{"handshakes-text", false, true, WS_ANSWER_SAMPLE_DEFAULT},
-	{"handshakes-json", true, true, WS_ANSWER_SAMPLE_DEFAULT},
+	{"keepalive-text", false, false, true, WS_ANSWER_SAMPLE_DEFAULT},
+	{"keepalive-json", true, false, true, WS_ANSWER_SAMPLE_DEFAULT},
+	/* Answers sampled to the whole budget, as before WS_F_STATUS_ONLY. */
+	{"keepalive-text-1024", false, false, false, 1024},
+	{"handshakes-text", false, true, true, WS_ANSWER_SAMPLE_DEFAULT},
+	{"handshakes-json", true, true, true, WS_ANSWER_SAMPLE_DEFAULT},
 };
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -121,12 +124,22 @@ static void set_conn(struct ws_event *ev, unsigned c)
 }
 
 /* A segment sampled the way the kernel side samples it: the whole payload, or
- * the budget's worth and WS_F_CUT. */
+ * the budget's worth and WS_F_CUT; an answer that is plainly no 101 only as
+ * far as its status line needs (bpf/capture.bpf.h). */
 static struct ws_event *add_segment(struct replay *r, unsigned c, int dir, uint16_t flags, uint32_t seq,
 				    const void *payload, uint32_t payload_len, uint32_t budget, uint64_t ts)
 {
-	uint32_t n = payload_len < budget ? payload_len : budget;
-	struct ws_event *ev = replay_add(r, payload, n);
+	const uint8_t *bytes = payload;
+	struct ws_event *ev;
+	uint32_t n;
+
+	if (r->status_only && dir == WS_DIR_OUT && (flags & WS_F_HEAD_START) && payload_len >= 12 &&
+	    memcmp(bytes + 9, "101", 3) != 0 && budget > WS_ANSWER_STATUS_SAMPLE) {
+		flags |= WS_F_STATUS_ONLY;
+		budget = WS_ANSWER_STATUS_SAMPLE;
+	}
+	n = payload_len < budget ? payload_len : budget;
+	ev = replay_add(r, payload, n);
 
 	set_conn(ev, c);
 	ev->type = WS_EV_DATA;
@@ -199,6 +212,7 @@ static void build(struct replay *r, const struct scenario *s, uint32_t request_b
 	unsigned next_conn = CONNS;
 
 	memset(r, 0, sizeof(*r));
+	r->status_only = s->status_only;
 	memcpy(answer, NGINX_HEAD, sizeof(NGINX_HEAD) - 1);
 	memset(answer + sizeof(NGINX_HEAD) - 1, 'x', 512);
 	if (s->handshakes_only) {
