@@ -270,56 +270,73 @@ static bool split_at(struct byte_slice *b, uint8_t sep, struct byte_slice *head)
 	return true;
 }
 
-/* Any of words (lower case, at most 32 of them) within name, ignoring ASCII
- * case. Every header name of a head is tested, so each position of the name
- * is looked at once, against only the words that start with its letter. */
-static bool name_contains_any(struct byte_slice name, const char *const *words)
-{
-	uint32_t starting[256] = { 0 };
-	size_t lens[32];
-	unsigned n = 0;
+/* A word to look for in names, with its length worked out by the compiler. */
+struct word {
+	const char *text;
+	size_t len;
+};
 
-	for (; words[n] && n < 32; n++) {
-		lens[n] = strlen(words[n]);
-		if (!lens[n])
+#define WORD(s) { s, sizeof(s) - 1 }
+#define WORDS_END { NULL, 0 }
+
+/* n bytes at p equal the word, ignoring ASCII case. */
+static bool equal_nocase(const uint8_t *p, const struct word *w)
+{
+	for (size_t k = 0; k < w->len; k++)
+		if (ascii_lower(p[k]) != ascii_lower((uint8_t)w->text[k]))
+			return false;
+	return true;
+}
+
+/* Any of words within name, ignoring ASCII case. Every header name of a head
+ * is tested: a position is compared with the words only when its letter
+ * starts one of them. */
+static bool name_contains_any(struct byte_slice name, const struct word *words)
+{
+	uint32_t starts = 0; /* a bit per letter that starts a word */
+	bool filter = true;  /* false if some word starts with no letter */
+
+	for (const struct word *w = words; w->text; w++) {
+		uint8_t c = ascii_lower((uint8_t)w->text[0]);
+
+		if (!w->len)
 			return true;
-		starting[ascii_lower((uint8_t)words[n][0])] |= 1u << n;
+		if (c >= 'a' && c <= 'z')
+			starts |= 1u << (c - 'a');
+		else
+			filter = false;
 	}
 	for (size_t i = 0; i < name.len; i++) {
-		uint32_t candidates = starting[ascii_lower(name.ptr[i])];
+		uint8_t c = ascii_lower(name.ptr[i]);
 
-		while (candidates) {
-			unsigned w = (unsigned)__builtin_ctz(candidates);
-
-			candidates &= candidates - 1;
-			if (lens[w] <= name.len - i &&
-			    byte_slice_eq_nocase((struct byte_slice){ name.ptr + i, lens[w] }, words[w]))
+		if (filter && (c < 'a' || c > 'z' || !(starts & (1u << (c - 'a')))))
+			continue;
+		for (const struct word *w = words; w->text; w++)
+			if (w->len <= name.len - i && equal_nocase(name.ptr + i, w))
 				return true;
-		}
 	}
 	return false;
 }
 
-static bool name_is_any(struct byte_slice name, const char *const *words)
+static bool name_is_any(struct byte_slice name, const struct word *words)
 {
-	for (; *words; words++)
-		if (byte_slice_eq_nocase(name, *words))
+	for (const struct word *w = words; w->text; w++)
+		if (w->len == name.len && equal_nocase(name.ptr, w))
 			return true;
 	return false;
 }
 
-static const char *const secret_header_words[] = {
-	"token", "secret", "password", "passwd", "api-key", "apikey", "x-auth", "credential", NULL,
+static const struct word secret_header_words[] = {
+	WORD("token"),	 WORD("secret"), WORD("password"), WORD("passwd"), WORD("api-key"),
+	WORD("apikey"), WORD("x-auth"), WORD("credential"), WORDS_END,
 };
-_Static_assert(sizeof(secret_header_words) / sizeof(secret_header_words[0]) <= 33,
-	       "name_contains_any() takes 32 words at most");
-static const char *const auth_headers[] = { "authorization", "proxy-authorization", NULL };
-static const char *const cookie_headers[] = { "cookie", "set-cookie", NULL };
-static const char *const whole_value_headers[] = { "sec-websocket-key", NULL };
+static const struct word auth_headers[] = { WORD("authorization"), WORD("proxy-authorization"), WORDS_END };
+static const struct word cookie_headers[] = { WORD("cookie"), WORD("set-cookie"), WORDS_END };
+static const struct word whole_value_headers[] = { WORD("sec-websocket-key"), WORDS_END };
 /* Set-Cookie attributes (RFC 6265 and successors) whose values are not secret. */
-static const char *const cookie_attributes[] = {
-	"path", "domain", "expires", "max-age", "samesite", "secure", "httponly", "partitioned",
-	"priority", NULL,
+static const struct word cookie_attributes[] = {
+	WORD("path"),	  WORD("domain"), WORD("expires"),     WORD("max-age"),	 WORD("samesite"),
+	WORD("secure"), WORD("httponly"), WORD("partitioned"), WORD("priority"), WORDS_END,
 };
 
 bool redact_header_is_sensitive(struct byte_slice name)
@@ -471,13 +488,11 @@ struct redact_result redact_header_value(struct byte_slice name, struct byte_sli
 	return finish(&s, true);
 }
 
-static const char *const secret_param_words[] = {
-	"token", "key",	 "secret",  "password",	  "passwd",
-	"pwd",	 "auth", "sig",	    "session",	  "credential", NULL,
+static const struct word secret_param_words[] = {
+	WORD("token"), WORD("key"),	WORD("secret"),	 WORD("password"), WORD("passwd"),
+	WORD("pwd"),   WORD("auth"), WORD("sig"),	 WORD("session"),  WORD("credential"), WORDS_END,
 };
-_Static_assert(sizeof(secret_param_words) / sizeof(secret_param_words[0]) <= 33,
-	       "name_contains_any() takes 32 words at most");
-static const char *const secret_param_names[] = { "sid", "jwt", "code", NULL };
+static const struct word secret_param_names[] = { WORD("sid"), WORD("jwt"), WORD("code"), WORDS_END };
 
 /* Copy "a=1&b=2" items, replacing secret values; true if one was replaced. */
 static bool redact_params(struct sink *s, struct byte_slice params)
