@@ -951,8 +951,9 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 
 	if (r->opts.json) {
 		format_time(r, now, true, when, sizeof(when));
-		ob_printf(&b, "{\"type\":\"lifetime\",\"time\":\"%s\",\"state\":\"%s\"", when,
-			  l->still_open ? "open" : "closed");
+		ob_puts(&b, "{\"type\":\"lifetime\",\"time\":\"");
+		ob_puts(&b, when);
+		ob_puts(&b, l->still_open ? "\",\"state\":\"open\"" : "\",\"state\":\"closed\"");
 		add_identity_json(&b, m, m->tgid, m->tid, m->owner_source, comm, &proc);
 		if (have_req) {
 			ob_json_str(&b, "method", req.method.ptr, req.method.len);
@@ -972,20 +973,22 @@ void report_lifetime(struct reporter *r, const struct lifetime_report *l)
 				ob_printf(&b, ",\"idle_s\":%.3f", f.idle_s);
 			else
 				ob_puts(&b, ",\"idle_s\":null");
-			ob_printf(&b, ",\"close_code\":%d", f.close_code);
+			ob_json_uint(&b, "close_code", (unsigned)f.close_code);
 			ob_json_cstr(&b, "close_frame", side_name(f.close_frame_dir));
 			ob_json_cstr(&b, "closer", side_name(f.closer));
 			ob_json_cstr(&b, "closed_by", f.closer == WS_DIR_NONE ? NULL : f.rst ? "rst" : "fin");
 		}
 		if (life) {
-			ob_printf(&b,
-				  ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"frames_in\":%u,\"frames_out\":%u,\"pings_in\":%u,"
-				  "\"pings_out\":%u,\"pongs_in\":%u,\"pongs_out\":%u,\"unclassified_in\":%u,"
-				  "\"unclassified_out\":%u",
-				  (unsigned long long)life->bytes[WS_DIR_IN], (unsigned long long)life->bytes[WS_DIR_OUT],
-				  life->frames[WS_DIR_IN], life->frames[WS_DIR_OUT], life->pings[WS_DIR_IN],
-				  life->pings[WS_DIR_OUT], life->pongs[WS_DIR_IN], life->pongs[WS_DIR_OUT],
-				  life->unclassified[WS_DIR_IN], life->unclassified[WS_DIR_OUT]);
+			ob_json_uint(&b, "bytes_in", life->bytes[WS_DIR_IN]);
+			ob_json_uint(&b, "bytes_out", life->bytes[WS_DIR_OUT]);
+			ob_json_uint(&b, "frames_in", life->frames[WS_DIR_IN]);
+			ob_json_uint(&b, "frames_out", life->frames[WS_DIR_OUT]);
+			ob_json_uint(&b, "pings_in", life->pings[WS_DIR_IN]);
+			ob_json_uint(&b, "pings_out", life->pings[WS_DIR_OUT]);
+			ob_json_uint(&b, "pongs_in", life->pongs[WS_DIR_IN]);
+			ob_json_uint(&b, "pongs_out", life->pongs[WS_DIR_OUT]);
+			ob_json_uint(&b, "unclassified_in", life->unclassified[WS_DIR_IN]);
+			ob_json_uint(&b, "unclassified_out", life->unclassified[WS_DIR_OUT]);
 			for (int d = 0; d < 2; d++) {
 				if (f.ping_interval_s[d] >= 0)
 					ob_printf(&b, ",\"ping_interval_%s_s\":%.3f", d == WS_DIR_IN ? "in" : "out",
