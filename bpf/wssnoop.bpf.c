@@ -411,6 +411,14 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
+	/* Data that reaches the listening socket belongs to a connection whose
+	 * socket does not exist yet (the accept queue was full when its final
+	 * ACK came): it has no state of its own, and the listener's cookie
+	 * would merge it with every other such connection. */
+	if (sk && sk->state == BPF_TCP_LISTEN) {
+		flags = WS_F_PRE_ACCEPT;
+		sk = NULL;
+	}
 	if (sk)
 		st = bpf_sk_storage_get(&conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st) {
@@ -474,7 +482,10 @@ send:
 	hdr.flags = flags | tcp_flags;
 	hdr.payload_len = payload_len;
 	hdr.seq = seq;
-	hdr.cookie = bpf_get_socket_cookie(skb);
+	if (flags & WS_F_PRE_ACCEPT)
+		hdr.cookie = ws_pre_accept_cookie(hdr.local_addr, hdr.remote_addr, hdr.local_port, hdr.remote_port);
+	else
+		hdr.cookie = bpf_get_socket_cookie(skb);
 	hdr.ts_ns = now;
 	/* A socket's cgroup does not change. User space needs it with every
 	 * request (a connection it forgot while idle comes back with one), not

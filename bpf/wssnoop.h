@@ -47,6 +47,8 @@ enum ws_data_flag {
 	WS_F_STREAM = 1 << 6,	  /* seq is a byte offset in the stream (syscall capture), not a TCP seq */
 	WS_F_LIFETIME = 1 << 7,	  /* data[] holds a struct ws_lifetime, not payload bytes */
 	WS_F_STATUS_ONLY = 1 << 8, /* an answer head that is not a 101: budget WS_ANSWER_STATUS_SAMPLE */
+	WS_F_PRE_ACCEPT = 1 << 9,  /* reached the listening socket (final ACK dropped: accept queue full);
+				      cookie is ws_pre_accept_cookie() of the 4-tuple */
 };
 
 /* Where the process attribution of an event comes from, best first. */
@@ -118,6 +120,29 @@ struct ws_event {
 	char comm[WS_COMM_LEN];
 	__u8 data[];
 };
+
+/*
+ * The stand-in identity of a connection whose segments reach the listening
+ * socket, before its own socket exists (the accept queue was full when the
+ * final ACK came, so the first data creates it): a mix of the 4-tuple with
+ * the top bit set, which socket cookies (a counter from 1) never reach. Both
+ * sides compute it: user space finds such a connection again under it when
+ * the connection's own cookie first appears. Addresses as in ws_event.
+ */
+static inline __u64 ws_pre_accept_cookie(const __u8 local_addr[16], const __u8 remote_addr[16], __u16 local_port,
+					 __u16 remote_port)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		h = (h ^ local_addr[i]) * 0x100000001b3ULL;
+		h = (h ^ remote_addr[i]) * 0x100000001b3ULL;
+	}
+	h = (h ^ local_port) * 0x100000001b3ULL;
+	h = (h ^ remote_port) * 0x100000001b3ULL;
+	return h | 1ULL << 63;
+}
 
 _Static_assert(sizeof(struct ws_event) == 104, "ws_event layout changed");
 _Static_assert(sizeof(struct ws_lifetime) == 144, "ws_lifetime layout changed");

@@ -600,7 +600,7 @@ static void print_summary(struct app *app, double seconds)
 			"\"segments\":%llu,\"segments_sampled\":%llu,\"answers_unmatched\":%llu,\"conns_evicted\":%llu,"
 			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu,\"ws_closed\":%llu,"
 			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu,"
-			"\"events_sent\":%llu,\"events_received\":%llu}\n",
+			"\"conns_pre_accept\":%llu,\"events_sent\":%llu,\"events_received\":%llu}\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced,
 			(unsigned long long)k[WS_CNT_SEGMENTS], (unsigned long long)k[WS_CNT_SAMPLED],
@@ -609,7 +609,8 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->out_of_scope, (unsigned long long)rc->closes,
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
 			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED],
-			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records);
+			(unsigned long long)ts.pre_accept, (unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]),
+			(unsigned long long)app->pipe.records);
 	} else {
 		fprintf(out, "\n%llu handshake attempt%s in %.1f s: %llu upgraded, %llu failed\n",
 			(unsigned long long)rc->attempts, rc->attempts == 1 ? "" : "s", seconds, (unsigned long long)rc->verdicts[VERDICT_UPGRADED],
@@ -626,6 +627,11 @@ static void print_summary(struct app *app, double seconds)
 				     "%llu still open\n",
 				(unsigned long long)rc->closes, (unsigned long long)rc->closes_1006,
 				(unsigned long long)rc->idle_timeouts, (unsigned long long)rc->still_open);
+		if (ts.pre_accept)
+			fprintf(out, "%llu connection%s sent data before the server accepted %s (accept queue full: "
+				     "raise the listen backlog, or accept faster)\n",
+				(unsigned long long)ts.pre_accept, ts.pre_accept == 1 ? "" : "s",
+				ts.pre_accept == 1 ? "it" : "them");
 		fprintf(out, "events sent %llu, received %llu, lost %llu; samples cut %llu, heads truncated %llu, "
 			     "segments unplaced %llu\n",
 			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records,

@@ -87,10 +87,12 @@ struct conn {
 	unsigned upgrade_index;
 	uint64_t upgraded_ns;
 	struct ws_lifetime life;
+	bool pre_accept; /* keyed by ws_pre_accept_cookie() until its own cookie shows */
 };
 
 struct tracker {
 	struct tracker_opts opts;
+	uint64_t pre_accept_conns; /* connections in the table with pre_accept set */
 	struct conn **buckets;
 	size_t n_buckets; /* a power of two */
 	struct conn *lru_head, *lru_tail;
@@ -288,6 +290,8 @@ static void pending_finish(struct tracker *t, struct conn *c, enum exchange_end 
 
 static void conn_free(struct tracker *t, struct conn *c)
 {
+	if (c->pre_accept)
+		t->pre_accept_conns--;
 	struct conn **pp = &t->buckets[bucket_of(t, c->meta.cookie)];
 
 	while (*pp && *pp != c)
@@ -702,6 +706,37 @@ static void data_event(struct tracker *t, struct conn *c, const struct ws_event 
 	asm_drain(t, c, dir);
 }
 
+/* Move a connection to another key in the table. */
+static void conn_rekey(struct tracker *t, struct conn *c, uint64_t cookie)
+{
+	struct conn **pp = &t->buckets[bucket_of(t, c->meta.cookie)];
+	size_t b = bucket_of(t, cookie);
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->hash_next;
+	if (*pp)
+		*pp = c->hash_next;
+	c->meta.cookie = cookie;
+	c->hash_next = t->buckets[b];
+	t->buckets[b] = c;
+}
+
+/* The first record under a connection's own cookie: if its first bytes came
+ * through the listening socket, carry on with what they started. */
+static void adopt_pre_accept(struct tracker *t, const struct ws_event *ev)
+{
+	struct conn *c;
+
+	if (conn_find(t, ev->cookie))
+		return;
+	c = conn_find(t, ws_pre_accept_cookie(ev->local_addr, ev->remote_addr, ev->local_port, ev->remote_port));
+	if (!c || !c->pre_accept)
+		return;
+	conn_rekey(t, c, ev->cookie);
+	c->pre_accept = false;
+	t->pre_accept_conns--;
+}
+
 void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 {
 	struct conn *c;
@@ -726,10 +761,17 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 	}
 	if (ev->type != WS_EV_DATA && ev->type != WS_EV_OWNER)
 		return;
+	if (t->pre_accept_conns && ev->type == WS_EV_DATA && ev->family && !(ev->flags & WS_F_PRE_ACCEPT))
+		adopt_pre_accept(t, ev);
 	/* An owner record for a connection never sampled has nothing to add. */
 	c = ev->type == WS_EV_OWNER ? conn_find(t, ev->cookie) : conn_get(t, ev->cookie);
 	if (!c)
 		return;
+	if ((ev->flags & WS_F_PRE_ACCEPT) && ev->type == WS_EV_DATA && !c->pre_accept) {
+		c->pre_accept = true;
+		t->pre_accept_conns++;
+		t->stats.pre_accept++;
+	}
 	c->last_ns = ev->ts_ns;
 	if (t->opts.idle_ns)
 		note_time(t, c->last_ns, t->opts.idle_ns);

@@ -102,6 +102,8 @@ struct tracker_stats {
 	uint64_t upgraded;	  /* connections that upgraded */
 	uint64_t lifetimes;	  /* upgraded connections whose end was reported */
 	uint64_t open_at_exit;	  /* upgraded connections still open at exit */
+	uint64_t pre_accept;	  /* connections whose first data reached the listening socket
+				     (the server's accept queue was full) */
 };
 
 struct tracker;

@@ -326,3 +326,85 @@ def test_failed_only(wssnoop, capture, py_server):
     assert [e["verdict"] for e in evs] == ["rejected"], [expect.describe(e) for e in evs]
     assert "key-missing" in evs[0]["rules"]
     assert w.summary["attempts"] == 2 and w.summary["upgraded"] == 1
+
+
+@pytest.mark.timeout(60)
+def test_accept_queue_full_keeps_connections_apart(wssnoop, capture):
+    """A server whose accept queue is full (listen backlog 1, not accepting
+    yet) while 20 clients connect at once: the kernel drops final ACKs, and
+    the clients' requests reach the listening socket before their own
+    sockets exist. Each is still one attempt of its own (never merged under
+    the listener), answered once the server accepts it."""
+    import base64, hashlib, socket, threading
+    if capture != "cgroup_skb":
+        pytest.skip("only the packet path sees segments reach the listening socket")
+    port = helpers.free_port()
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(1)
+    # A client whose data the full queue keeps dropping retransmits with a
+    # growing back-off: its answer may come later than the default timeout.
+    w = wssnoop(port, args=["--timeout", "60"])
+    clients = 20
+    barrier = threading.Barrier(clients)
+
+    def client():
+        barrier.wait()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as c:
+                c.sendall(helpers.handshake())
+                c.recv(4096)
+        except OSError:
+            pass  # still retransmitting when the server stopped accepting
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)  # the queue stays full; the clients' data is retransmitted
+    srv.settimeout(1.0)
+    accepted = []
+    upgraded_peers = set()
+    deadline = time.time() + 12
+    while len(accepted) < clients and time.time() < deadline:
+        try:
+            s, peer = srv.accept()
+        except socket.timeout:
+            continue
+        accepted.append(s)
+        s.settimeout(3)
+        req = b""
+        try:
+            while b"\r\n\r\n" not in req:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                req += chunk
+        except socket.timeout:
+            pass  # its data is still being retransmitted: left unanswered
+        if b"\r\n\r\n" not in req:
+            continue
+        key = next(line.split(b":", 1)[1].strip() for line in req.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        try:
+            s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        except OSError:
+            continue  # the client gave up waiting
+        upgraded_peers.add(peer[1])
+    for t in threads:
+        t.join(timeout=5)
+    # What the server answered (a client may have given up waiting by then).
+    ports = upgraded_peers
+    assert ports, "no client was answered"
+    w.wait_events(len(ports), 10, predicate=lambda e: e["rport"] in ports and e["verdict"] == "upgraded")
+    for s in accepted:
+        s.close()
+    srv.close()
+    w.stop()
+    evs = [e for e in w.events if e.get("type") == "handshake"]
+    upgraded = [e for e in evs if e["verdict"] == "upgraded"]
+    assert sorted(e["rport"] for e in upgraded) == sorted(ports), [expect.describe(e) for e in evs]
+    assert all(e["request_index"] == 1 for e in evs), [expect.describe(e) for e in evs]
+    assert w.summary["answers_unmatched"] == 0, w.summary

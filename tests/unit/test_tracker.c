@@ -329,6 +329,37 @@ static void test_status_only_answer(void **state)
 	tracker_free(t);
 }
 
+/* A request that reached the listening socket (accept queue full) comes
+ * under the 4-tuple's stand-in cookie; the answer under the connection's own
+ * cookie finds it, and two such connections are never merged. */
+static void test_pre_accept_adopted_by_own_cookie(void **state)
+{
+	struct tracker *t = make(4096);
+	uint8_t zero[16] = {0};
+	uint64_t pseudo = ws_pre_accept_cookie(zero, zero, 8080, 40000);
+	struct tracker_stats st;
+
+	(void)state;
+	assert_true(pseudo >> 63);
+	feed(t, pseudo, WS_DIR_IN, 1000, HS | WS_F_PRE_ACCEPT, REQ, strlen(REQ), 10);
+	/* A retransmission of it, still through the listener, is no second head. */
+	feed(t, pseudo, WS_DIR_IN, 1000, HS | WS_F_PRE_ACCEPT, REQ, strlen(REQ), 11);
+	feed(t, 42, WS_DIR_OUT, 5000, FIRST, ANS101, strlen(ANS101), 20);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_ANSWERED);
+	assert_string_equal(seen[0].answer, ANS101);
+	assert_int_equal(seen[0].index, 1);
+	tracker_stats(t, &st);
+	assert_int_equal(st.pre_accept, 1);
+	assert_int_equal(st.unmatched, 0);
+	assert_int_equal(st.conns, 1);
+	/* The connection now lives under its own cookie: its close ends it. */
+	feed_close(t, 42, 30);
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 0);
+	tracker_free(t);
+}
+
 static void test_truncated_by_budget(void **state)
 {
 	struct tracker *t = make(64);
@@ -426,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_closed_before_answer),
 		cmocka_unit_test(test_timeout_then_late_answer),
 		cmocka_unit_test(test_status_only_answer),
+		cmocka_unit_test(test_pre_accept_adopted_by_own_cookie),
 		cmocka_unit_test(test_truncated_by_budget),
 		cmocka_unit_test(test_not_http_first_bytes_are_one_exchange),
 		cmocka_unit_test(test_frames_after_upgrade_are_ignored),
