@@ -966,6 +966,12 @@ def report(started, parse, load_before, load_after):
                   table(["head", "request: classify+parse+judge", "answer: parse+judge (SHA-1 for a 101)"],
                         [[h, f"{parse[h][0]:.0f}", f"{parse[h][1]:.0f}"] for h in heads]
                         + [["**mean**", f"{parse['request_ns']:.0f}", f"{parse['answer_ns']:.0f}"]])]
+    path = next((r for r in RUNS if r["workload"] == "event_path"), None)
+    if path:
+        rows = [[k, f"{v[0]:.0f}", f"{v[1]:.0f}"] for k, v in path.items() if isinstance(v, list)]
+        parts += ["", "## User-space event path (tests/bench/event_path.c: ring records replayed through the "
+                  "tracker and the report, output to /dev/null)", "",
+                  table(["scenario", "ns per record", "ns per request (or handshake)"], rows)]
     parts += ["", "## Targets", "", table(["target", "measured", ""], targets_rows(parse)), ""]
     return "\n".join(parts)
 
@@ -1013,6 +1019,10 @@ def main():
             print(out.rsplit("\n", 2)[0], file=sys.stderr)
             parse = json.loads(out.strip().splitlines()[-1])
             record({"workload": "parse_judge", "arm": "none", "round": 1, **parse})
+            out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "event_path")])
+            print(out.rsplit("\n", 2)[0], file=sys.stderr)
+            record({"workload": "event_path", "arm": "none", "round": 1,
+                    **json.loads(out.strip().splitlines()[-1])})
     finally:
         for tracer in list(LIVE):
             tracer.proc.kill()
