@@ -42,6 +42,7 @@ BENCH_ARMS (comma list, default all), BENCH_WORKLOADS (keepalive,close,
 websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
+import contextlib
 import datetime
 import glob
 import json
@@ -536,13 +537,23 @@ def bpf_per(entry, count_key):
     return f"{entry['bpf_ns'] / entry[count_key]:.0f}"
 
 
-def websocket_run(arm, round_no):
-    tag = f"websocket-{arm}-r{round_no}"
+@contextlib.contextmanager
+def wspeer_server():
+    """wspeer's WebSocket server on WS_PORT, pinned to the server's CPU, for one run."""
     server = subprocess.Popen(["taskset", "-c", str(SERVER_CPU), WSPEER, "server", str(WS_PORT)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(WS_PORT)
         time.sleep(0.1)
+        yield server
+    finally:
+        server.kill()
+        server.wait()
+
+
+def websocket_run(arm, round_no):
+    tag = f"websocket-{arm}-r{round_no}"
+    with wspeer_server():
         tracer = Tracer(arm, tag, WS_PORT)
         tracer.start()
         foreign = foreign_bpf(tracer.prog_ids)
@@ -561,9 +572,6 @@ def websocket_run(arm, round_no):
                  "requests": sent["attempts"], "bpf_requests": sent["attempts"],
                  **tracer.window(before, after), **tracer.bpf_window(before, after), "foreign_bpf": foreign}
         stopped = tracer.stop()
-    finally:
-        server.kill()
-        server.wait()
     entry.update(stop_s=stopped.get("stop_s"), killed=stopped.get("killed"))
     summary = stopped.get("summary")
     if summary:
@@ -621,11 +629,7 @@ def echo_run(arm, round_no):
     """One wspeer echo run with bpf_stats off (a closed loop: its accounting would slow the
     measured run), then a shorter one with it on for the BPF run time per message."""
     tag = f"echo-{arm}-r{round_no}"
-    server = subprocess.Popen(["taskset", "-c", str(SERVER_CPU), WSPEER, "server", str(WS_PORT)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(WS_PORT)
-        time.sleep(0.1)
+    with wspeer_server():
         tracer = Tracer(arm, tag, WS_PORT)
         tracer.start()
         foreign = foreign_bpf(tracer.prog_ids)
@@ -654,9 +658,6 @@ def echo_run(arm, round_no):
                     " no BPF figure")
         time.sleep(0.3)  # the last closes reach the ring buffer
         stopped = tracer.stop()
-    finally:
-        server.kill()
-        server.wait()
     entry.update(stop_s=stopped.get("stop_s"), killed=stopped.get("killed"),
                  echo_errors=sum(load["errors"] for load in loads))
     conns = sum(load["conns"] for load in loads)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "bench_clock.h"
 #include "path_glob.h"
 #include "pipeline.h"
 
@@ -248,21 +249,6 @@ static void build(struct replay *r, const struct scenario *s, uint32_t request_b
 		add_close(r, c, ts + 1000 * c);
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* One pass of records as the poll loop hands them over, with its work at
  * each wakeup. Not inlined: `valgrind --tool=callgrind
  * --toggle-collect=feed_pass` counts exactly this. */
@@ -335,23 +321,22 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 		double start;
 		size_t records = 0;
 
-		start = now_ns();
+		start = bench_now_ns();
 		for (unsigned pass = 0; pass < passes; pass++) {
 			patch(r, rep * passes + pass, pass_ns);
 			if (pass == 0)
-				start = now_ns();
+				start = bench_now_ns();
 			feed_pass(&p, r);
 			records += r->n_offsets;
 		}
 		if (rep)
-			runs[rep - 1] = (now_ns() - start) / (double)records;
+			runs[rep - 1] = (bench_now_ns() - start) / (double)records;
 	}
 	*printed = p.reporter.counts.printed;
 	pipeline_finish(&p);
 	pipeline_free(&p);
 	fclose(out);
-	qsort(runs, REPEATS, sizeof(runs[0]), compare_double);
-	return runs[REPEATS / 2];
+	return bench_median(runs, REPEATS);
 }
 
 int main(int argc, char **argv)

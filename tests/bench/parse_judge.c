@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bench_clock.h"
 #include "http_head.h"
 #include "path_glob.h"
 #include "rules.h"
@@ -97,21 +98,6 @@ static const struct sample_head heads[] = {
 
 static volatile unsigned sink;
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* What report_exchange() does with a request head; returns whether it was judged. */
 static bool judge_one_request(const uint8_t *buf, size_t len, const struct path_set *paths,
 			      struct http_head *req, struct judgement *j)
@@ -135,14 +121,13 @@ static double time_request(const struct sample_head *h, const struct path_set *p
 	size_t len = strlen(h->request);
 
 	for (int r = 0; r < REPEATS; r++) {
-		double start = now_ns();
+		double start = bench_now_ns();
 
 		for (long i = 0; i < iterations; i++)
 			sink += judge_one_request((const uint8_t *)h->request, len, paths, &req, &j) + j.rules;
-		runs[r] = (now_ns() - start) / (double)iterations;
+		runs[r] = (bench_now_ns() - start) / (double)iterations;
 	}
-	qsort(runs, REPEATS, sizeof(runs[0]), compare_double);
-	return runs[REPEATS / 2];
+	return bench_median(runs, REPEATS);
 }
 
 static double time_answer(const struct sample_head *h, const struct path_set *paths, long iterations)
@@ -154,7 +139,7 @@ static double time_answer(const struct sample_head *h, const struct path_set *pa
 
 	judge_one_request((const uint8_t *)h->request, strlen(h->request), paths, &req, &base);
 	for (int r = 0; r < REPEATS; r++) {
-		double start = now_ns();
+		double start = bench_now_ns();
 
 		for (long i = 0; i < iterations; i++) {
 			j = base;
@@ -162,10 +147,9 @@ static double time_answer(const struct sample_head *h, const struct path_set *pa
 			judge_answer(&j, &req, &resp);
 			sink += j.verdict;
 		}
-		runs[r] = (now_ns() - start) / (double)iterations;
+		runs[r] = (bench_now_ns() - start) / (double)iterations;
 	}
-	qsort(runs, REPEATS, sizeof(runs[0]), compare_double);
-	return runs[REPEATS / 2];
+	return bench_median(runs, REPEATS);
 }
 
 int main(int argc, char **argv)
