@@ -54,7 +54,7 @@ enum ws_data_flag {
 /* Where the process attribution of an event comes from, best first. */
 enum ws_owner_source {
 	WS_OWNER_NONE = 0,
-	WS_OWNER_SOCK_TP = 1, /* sock:sock_recv_length / sock_send_length, process context */
+	WS_OWNER_SOCK_TP = 1, /* sock:sock_recv_length (or sock_send_length), process context */
 	WS_OWNER_EGRESS = 2,  /* cgroup_skb egress runs in the sender's context */
 	WS_OWNER_SYSCALL = 3, /* syscall tracepoints, process context */
 	WS_OWNER_PROC = 4,    /* user space matched the socket in /proc (inferred) */
