@@ -2,7 +2,8 @@
 /*
  * capture.bpf.h - maps and helpers every wssnoop capture program shares:
  * the watched-port table, the ring buffer with batched wakeups, the per-CPU
- * counters and the per-CPU scratch record an event is built in.
+ * counters, and the rules of where a head starts and how much of it is
+ * sampled.
  *
  * Both capture objects (socket-level and syscall) include it, so that the
  * loader reads the same records and counters whichever one it loaded.
@@ -38,18 +39,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-struct scratch {
-	struct ws_event ev;
-	__u8 data[WS_SAMPLE_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch_map SEC(".maps");
-
 static __always_inline void count(__u32 counter)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
@@ -69,13 +58,6 @@ static __always_inline bool port_watched(__u32 port)
 	return watched_ports[port & 0xffff];
 }
 
-static __always_inline struct scratch *scratch_get(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&scratch_map, &zero);
-}
-
 /* How to commit a record of this size. Wake the reader when the data
  * waiting crosses a multiple of wakeup_bytes, not on every event once that
  * much waits: a forced wakeup is an irq_work, a self-IPI (a VM exit under a
@@ -89,35 +71,12 @@ static __always_inline __u64 wake_flags(__u64 size)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/* Send the event built in the scratch record with n sample bytes. */
-static __always_inline void emit(struct scratch *sc, __u32 n)
+/* Send an event without sample bytes (owner, close, a bare FIN or RST),
+ * built on the caller's stack: nothing another program on this CPU shares. */
+static __always_inline void emit_event(const struct ws_event *ev)
 {
-	__u64 size;
-
-	if (n > WS_SAMPLE_MAX)
-		n = WS_SAMPLE_MAX;
-	sc->ev.sample_len = n;
-	size = sizeof(struct ws_event) + n;
-	count(bpf_ringbuf_output(&events, sc, size, wake_flags(size)) ? WS_CNT_LOST : WS_CNT_EMITTED);
-}
-
-/* Reserve a record for an event without sample bytes (owner, close). */
-static __always_inline struct ws_event *reserve_event(void)
-{
-	struct ws_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-
-	if (!ev) {
-		count(WS_CNT_LOST);
-		return NULL;
-	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	return ev;
-}
-
-static __always_inline void submit_event(struct ws_event *ev)
-{
-	count(WS_CNT_EMITTED);
-	bpf_ringbuf_submit(ev, wake_flags(sizeof(*ev)));
+	count(bpf_ringbuf_output(&events, (void *)ev, sizeof(*ev), wake_flags(sizeof(*ev))) ? WS_CNT_LOST
+											      : WS_CNT_EMITTED);
 }
 
 /* Does a segment beginning with these bytes possibly start a head? Requests
@@ -162,14 +121,19 @@ struct dir_state {
 	__u8 pad[3];
 };
 
+/* Do an answer's first bytes say "HTTP/1.x 101"? Fewer than 12 cannot tell. */
+static __always_inline bool says_101(const __u8 *first, __u32 first_len)
+{
+	return first_len >= 12 && first[8] == ' ' && first[9] == '1' && first[10] == '0' && first[11] == '1';
+}
+
 /* Bytes sampled from the start of a head whose first bytes are these. An
  * answer that is plainly not a 101 gets the status-line budget. */
 static __always_inline __u32 head_budget(const __u8 *first, __u32 first_len, int dir, __u16 *flags)
 {
 	if (dir == WS_DIR_IN)
 		return request_budget;
-	if (first_len >= 12 && !(first[9] == '1' && first[10] == '0' && first[11] == '1') &&
-	    answer_budget > WS_ANSWER_STATUS_SAMPLE) {
+	if (first_len >= 12 && !says_101(first, first_len) && answer_budget > WS_ANSWER_STATUS_SAMPLE) {
 		*flags |= WS_F_STATUS_ONLY;
 		return WS_ANSWER_STATUS_SAMPLE;
 	}
@@ -211,26 +175,12 @@ static __always_inline __u32 plan_sample(struct dir_state *d, __u32 seq, __u32 p
 	return payload_len;
 }
 
-/* A head that ends within its first segment needs no continuation: stop the
- * budget there so that bodies and frames that follow are not sampled. data
- * holds the n bytes sampled (n <= cap, cap a power of two). */
-static __always_inline void note_head_end(struct dir_state *d, const __u8 *data, __u32 cap, __u16 flags, __u32 seq,
-					  __u32 n, __u32 payload_len)
+/* A head start sampled whole (the sample is the segment) may end with it:
+ * if its last four bytes end the head, the caller stops the window there,
+ * so that the body or frames that follow are not sampled. */
+static __always_inline bool may_end_window(__u16 flags, __u32 n, __u32 payload_len)
 {
-	const __u8 *tail;
-	__u64 i;
-
-	if (n != payload_len || n < 4 || !(flags & WS_F_HEAD_START))
-		return;
-	/* 64-bit and tested as the pointer is formed: the verifier tracks the
-	 * bound only on the register it tested. */
-	i = (__u64)(n - 4) & (cap - 1);
-	barrier_var(i);
-	if (i > cap - 4)
-		return;
-	tail = data + i;
-	if (tail[0] == '\r' && tail[1] == '\n' && tail[2] == '\r' && tail[3] == '\n')
-		d->budget_end = seq + n;
+	return n == payload_len && n >= 4 && (flags & WS_F_HEAD_START);
 }
 
 #endif /* WSSNOOP_CAPTURE_BPF_H */

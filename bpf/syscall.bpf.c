@@ -32,6 +32,55 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* A record is gathered from the user's buffers before it is sent: per CPU,
+ * too large for the stack. */
+struct scratch {
+	struct ws_event ev;
+	__u8 data[WS_SAMPLE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline struct scratch *scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* Send the event built in the scratch record with n sample bytes. */
+static __always_inline void emit(struct scratch *sc, __u32 n)
+{
+	__u64 size;
+
+	if (n > WS_SAMPLE_MAX)
+		n = WS_SAMPLE_MAX;
+	sc->ev.sample_len = n;
+	size = sizeof(struct ws_event) + n;
+	count(bpf_ringbuf_output(&events, sc, size, wake_flags(size)) ? WS_CNT_LOST : WS_CNT_EMITTED);
+}
+
+/* Stop the head's window where the head ends, when it ends with the sample. */
+static __always_inline void note_head_end(struct dir_state *d, const struct scratch *sc, __u32 seq, __u32 n,
+					  __u32 payload_len)
+{
+	__u32 i = n - 4;
+
+	if (!may_end_window(sc->ev.flags, n, payload_len))
+		return;
+	i &= WS_SAMPLE_MAX - 1;
+	if (i + 4 > WS_SAMPLE_MAX)
+		return;
+	if (sc->data[i] == '\r' && sc->data[i + 1] == '\n' && sc->data[i + 2] == '\r' &&
+	    sc->data[i + 3] == '\n')
+		d->budget_end = seq + n;
+}
+
 struct fd_key {
 	__u32 tgid;
 	__u32 fd;
@@ -236,17 +285,15 @@ static __always_inline void current_key(struct fd_key *key, __u32 fd)
 /* The end of a socket: tell user space once, and forget the descriptor. */
 static __always_inline void emit_close(__u64 cookie, __u16 local_port)
 {
-	struct scratch *sc = scratch_get();
+	struct ws_event ev = {
+		.type = WS_EV_CLOSE,
+		.cookie = cookie,
+		.ts_ns = bpf_ktime_get_ns(),
+		.local_port = local_port,
+	};
 
-	if (!sc)
-		return;
-	__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
-	sc->ev.type = WS_EV_CLOSE;
-	sc->ev.cookie = cookie;
-	sc->ev.ts_ns = bpf_ktime_get_ns();
-	sc->ev.local_port = local_port;
 	count(WS_CNT_CLOSE);
-	emit(sc, 0);
+	emit_event(&ev);
 }
 
 /* Copy n bytes of what the call moved into the sample: one buffer, or the
@@ -408,7 +455,7 @@ static __always_inline int io_exit(long ret, int dir)
 	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
 	/* After the flags are in the record: it looks there for a head start.
 	 * A head that fills the first buffer exactly (nginx's writev) ends there. */
-	note_head_end(d, sc->data, WS_SAMPLE_MAX, sc->ev.flags, seq, n, n == first_seg ? first_seg : (__u32)ret);
+	note_head_end(d, sc, seq, n, n == first_seg ? first_seg : (__u32)ret);
 	count(WS_CNT_SAMPLED);
 	emit(sc, n);
 	return 0;

@@ -191,7 +191,7 @@ static __always_inline void note_upgrade(struct conn_state *st, const __u8 *line
 {
 	struct lane *out = &st->lane[WS_DIR_OUT];
 
-	if (line_len < 12 || line[8] != ' ' || line[9] != '1' || line[10] != '0' || line[11] != '1')
+	if (!says_101(line, line_len))
 		return;
 	st->upgraded = 1;
 	st->upgraded_ns = now;
@@ -498,17 +498,10 @@ send:
 		return 1;
 	}
 	if (!n) {
-		struct ws_event *rec = reserve_event();
-
-		if (rec) {
-			*rec = hdr;
-			submit_event(rec);
-		}
+		emit_event(&hdr);
 		return 1;
 	}
-	/* A head that ends with its segment needs no continuation: stop its
-	 * window there, so that a body or frames that follow are not sampled. */
-	if (lane && (flags & WS_F_HEAD_START) && n == payload_len && n >= 4) {
+	if (lane && may_end_window(flags, n, payload_len)) {
 		__u8 tail[4];
 
 		if (!bpf_skb_load_bytes(skb, payload_off + n - 4, tail, 4) && tail[0] == '\r' && tail[1] == '\n' &&
@@ -563,7 +556,7 @@ static __always_inline __u16 local_port(const struct sock *sk)
  * is a new one. Runs in process context. */
 static __always_inline int note_owner(struct sock *sk, int ret, __u8 source)
 {
-	struct scratch *sc;
+	struct ws_event ev = {};
 	__u64 cookie, id;
 	__u32 tid, *last;
 
@@ -582,20 +575,16 @@ static __always_inline int note_owner(struct sock *sk, int ret, __u8 source)
 	if (last && *last == tid)
 		return 0;
 	bpf_map_update_elem(&owners, &cookie, &tid, BPF_ANY);
-	sc = scratch_get();
-	if (!sc)
-		return 0;
-	__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
-	sc->ev.type = WS_EV_OWNER;
-	sc->ev.owner_source = source;
-	sc->ev.tgid = id >> 32;
-	sc->ev.tid = tid;
-	bpf_get_current_comm(sc->ev.comm, sizeof(sc->ev.comm));
-	sc->ev.cookie = cookie;
-	sc->ev.ts_ns = bpf_ktime_get_ns();
-	sc->ev.local_port = local_port(sk);
+	ev.type = WS_EV_OWNER;
+	ev.owner_source = source;
+	ev.tgid = id >> 32;
+	ev.tid = tid;
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	ev.cookie = cookie;
+	ev.ts_ns = bpf_ktime_get_ns();
+	ev.local_port = local_port(sk);
 	count(WS_CNT_OWNER);
-	emit(sc, 0);
+	emit_event(&ev);
 	return 0;
 }
 
@@ -625,7 +614,7 @@ int BPF_PROG(wssnoop_tcp_rcv, struct sock *sk)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(wssnoop_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	struct scratch *sc;
+	struct ws_event ev = {};
 	__u64 cookie;
 
 	if (newstate != TCP_CLOSE || !port_watched(local_port(sk)))
@@ -634,16 +623,12 @@ int BPF_PROG(wssnoop_set_state, const struct sock *sk, const int oldstate, const
 	if (!cookie)
 		return 0;
 	bpf_map_delete_elem(&owners, &cookie);
-	sc = scratch_get();
-	if (!sc)
-		return 0;
-	__builtin_memset(&sc->ev, 0, sizeof(sc->ev));
-	sc->ev.type = WS_EV_CLOSE;
-	sc->ev.cookie = cookie;
-	sc->ev.ts_ns = bpf_ktime_get_ns();
-	sc->ev.local_port = local_port(sk);
-	sc->ev.flags = oldstate; /* the state it left, for diagnostics */
+	ev.type = WS_EV_CLOSE;
+	ev.cookie = cookie;
+	ev.ts_ns = bpf_ktime_get_ns();
+	ev.local_port = local_port(sk);
+	ev.flags = oldstate; /* the state it left, for diagnostics */
 	count(WS_CNT_CLOSE);
-	emit(sc, 0);
+	emit_event(&ev);
 	return 0;
 }
