@@ -349,6 +349,29 @@ static __always_inline void send_sample(struct __sk_buff *skb, const struct ws_e
 	bpf_ringbuf_submit(rec, wake);
 }
 
+/* A sample into this CPU's stage, to go out with the next batch; false when
+ * the stage is taken (the caller then writes a ring record of its own). */
+static __always_inline bool stage_sample(struct __sk_buff *skb, const struct ws_event *hdr, __u32 off, __u32 n)
+{
+	struct stage *sg = stage_enter();
+	struct ws_event *rec;
+	__u32 pos;
+
+	if (!sg)
+		return false;
+	pos = stage_room(sg, n);
+	rec = (void *)(sg->data + pos);
+	*rec = *hdr;
+	rec->sample_len = n;
+	/* n is in [1, WS_STAGE_SAMPLE_MAX]. */
+	if (bpf_skb_load_bytes(skb, off, rec + 1, ((n - 1) & (WS_STAGE_SAMPLE_MAX - 1)) + 1) < 0)
+		count(WS_CNT_LOST);
+	else
+		stage_commit(sg, pos, n);
+	stage_exit(sg);
+	return true;
+}
+
 /* The smallest class of sample room that holds n bytes. */
 static __always_inline __u32 sample_class(__u32 n)
 {
@@ -509,6 +532,8 @@ send:
 			lane->head.budget_end = seq + n;
 	}
 	count(WS_CNT_SAMPLED); /* chosen to be sampled, whether or not the ring has room */
+	if (staging && n <= WS_STAGE_SAMPLE_MAX && stage_sample(skb, &hdr, payload_off, n))
+		goto sent;
 	cap = sample_class(n);
 	wake = wake_flags(sizeof(struct ws_event) + cap);
 	if (cap == 128)
@@ -527,6 +552,7 @@ send:
 		send_sample(skb, &hdr, payload_off, n, 8192, wake);
 	else
 		send_sample(skb, &hdr, payload_off, n, WS_SAMPLE_MAX, wake);
+sent:
 	/* After the window was cut at the head's end, if the 101's head ends with its segment. */
 	if (st && track_lifetime && dir == WS_DIR_OUT && (flags & WS_F_HEAD_START))
 		note_upgrade(st, first, first_len, seq, payload_len, now);
@@ -543,6 +569,21 @@ SEC("cgroup_skb/egress")
 int wssnoop_egress(struct __sk_buff *skb)
 {
 	return handle_skb(skb, WS_DIR_OUT);
+}
+
+/* Run by the loader on each CPU in turn (BPF_PROG_TEST_RUN on that CPU), so
+ * that staged records do not wait for their stage to fill. Returns 1 when the
+ * stage was taken by a run this one interrupted: the loader asks again. */
+SEC("raw_tp")
+int wssnoop_flush(void *ctx)
+{
+	struct stage *sg = stage_enter();
+
+	if (!sg)
+		return 1;
+	stage_flush(sg);
+	stage_exit(sg);
+	return 0;
 }
 
 /* The local port of a socket. inet_sport, unlike skc_num, survives the

@@ -30,6 +30,7 @@ enum ws_event_type {
 	WS_EV_DATA = 1,	 /* a sampled segment (or read/write) of a watched connection */
 	WS_EV_OWNER = 2, /* the process that reads or writes a watched socket */
 	WS_EV_CLOSE = 3, /* the socket reached TCP_CLOSE */
+	WS_EV_BATCH = 4, /* a struct ws_batch: records staged on one CPU, flushed together */
 };
 
 enum ws_dir {
@@ -122,6 +123,33 @@ struct ws_event {
 };
 
 /*
+ * Records staged on one CPU and written to the ring buffer together, so that
+ * the ring's per-record work (its lock, and the pages of its header, positions
+ * and data, which a kernel with page-table isolation and no PCID must look up
+ * afresh after every system call) is paid once per batch. A batch is this
+ * header and then `records` records, each a struct ws_event with sample_len
+ * bytes, padded to a multiple of 8. Records of different CPUs reach user space
+ * out of time order; the loader puts them back in order by ts_ns.
+ */
+struct ws_batch {
+	__u8 type; /* WS_EV_BATCH */
+	__u8 reserved[3];
+	__u32 cpu;
+	__u32 records;
+	__u32 bytes; /* of the records that follow this header */
+};
+
+/* How much one CPU stages before it writes the batch out. */
+#define WS_STAGE_BYTES 16384
+/* Samples larger than this skip the stage and take a ring record of their own. */
+#define WS_STAGE_SAMPLE_MAX 4096
+
+static inline __u32 ws_staged_size(__u32 sample_len)
+{
+	return (__u32)sizeof(struct ws_event) + ((sample_len + 7) & ~7u);
+}
+
+/*
  * The stand-in identity of a connection whose segments reach the listening
  * socket, before its own socket exists (the accept queue was full when the
  * final ACK came, so the first data creates it): a mix of the 4-tuple with
@@ -145,6 +173,7 @@ static inline __u64 ws_pre_accept_cookie(const __u8 local_addr[16], const __u8 r
 }
 
 _Static_assert(sizeof(struct ws_event) == 104, "ws_event layout changed");
+_Static_assert(sizeof(struct ws_batch) == 16, "ws_batch layout changed");
 _Static_assert(sizeof(struct ws_lifetime) == 144, "ws_lifetime layout changed");
 _Static_assert(__builtin_offsetof(struct ws_lifetime, frames) == 96, "ws_lifetime.frames moved");
 _Static_assert(__builtin_offsetof(struct ws_lifetime, close_code) == 128, "ws_lifetime.close_code moved");

@@ -12,13 +12,18 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "capture.h"
+#include "reorder.h"
 #include "wssnoop.skel.h"
 #include "syscall.skel.h"
 
@@ -38,7 +43,34 @@ struct capture {
 	const char *attribution; /* how reads are attributed */
 	bool egress_writes;	 /* writes attributed by the egress path */
 	char *log_buf;
+	/* Staging (the socket-level capture where the kernel allows it): each
+	 * CPU's records come in batches, which the loader flushes on a timer
+	 * and puts back in time order before anyone sees them. */
+	struct reorder *reorder;
+	int flush_fd;		 /* wssnoop_flush, run on each CPU */
+	int n_cpus;
+	uint64_t *flushed_ns;	 /* per CPU: when its stage was last flushed */
+	uint64_t last_kick_ns;
+	uint64_t delivered_ns;	 /* every record stamped before this has been handed on */
+	struct capture_stats stats;
 };
+
+/* How often each CPU's stage is flushed; with the poll loop's 100 ms timer,
+ * a record waits at most about this long plus the slack. */
+#define KICK_NS (50ULL * 1000 * 1000)
+/* A run stamps its record before it stages it: records stamped this little
+ * before a flush may still be on their way. */
+#define KICK_SLACK_NS (2ULL * 1000 * 1000)
+/* Flush sooner when this many records wait to be put in order. */
+#define KICK_HELD 8192
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static int verbose_level;
 
@@ -269,6 +301,53 @@ static void probe_kernel(struct btf *vmlinux, struct kernel_probes *p)
 	p->tcp_tp = kernel_has_btf_type(vmlinux, "btf_trace_tcp_rcv_space_adjust", BTF_KIND_TYPEDEF);
 }
 
+/* Staged records are flushed by running wssnoop_flush through the bpf()
+ * system call after wssnoop has given up CAP_BPF and CAP_SYS_ADMIN. Kernels
+ * before 5.19 refuse every bpf() command to such a process when
+ * kernel.unprivileged_bpf_disabled is set: ask a child without capabilities
+ * whether it is refused (EPERM) or merely has no such program (EBADF). */
+static bool flush_works_unprivileged(void)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		/* System calls only: the parent may have threads (no malloc here). */
+		struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct none[2] = {{0}};
+		union bpf_attr attr;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.test.prog_fd = -1;
+		if (syscall(SYS_capset, &hdr, none))
+			_exit(1);
+		_exit(syscall(__NR_bpf, BPF_PROG_TEST_RUN, &attr, sizeof(attr)) < 0 && errno == EPERM ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static int start_staging(struct capture *c, int flush_fd, char *err, size_t errlen)
+{
+	int n = libbpf_num_possible_cpus();
+
+	if (n <= 0)
+		return fail(err, errlen, "cannot count the CPUs: %s", strerror(-n));
+	c->n_cpus = n;
+	c->flush_fd = flush_fd;
+	c->flushed_ns = calloc(n, sizeof(*c->flushed_ns));
+	/* What waits to be put in order is bounded like the ring, but never so
+	 * tightly that a small ring forces records out before their flush. */
+	c->reorder = reorder_new(c->opts.ringbuf_bytes > (1u << 20) ? c->opts.ringbuf_bytes : 1u << 20,
+				 c->opts.on_event, c->opts.ctx);
+	if (!c->flushed_ns || !c->reorder)
+		return fail(err, errlen, "out of memory");
+	return 0;
+}
+
 static int open_socket_capture(struct capture *c, const struct kernel_probes *probes, char *err, size_t errlen)
 {
 	struct wssnoop_bpf *skel;
@@ -277,6 +356,8 @@ static int open_socket_capture(struct capture *c, const struct kernel_probes *pr
 	bool egress = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, NULL) == 1;
 	bool send_tp;
 	const char *force = getenv("WSSNOOP_ATTRIBUTION"); /* tests: take a path another kernel would */
+	const char *stage_env = getenv("WSSNOOP_STAGING");  /* "0": one ring record per event, for comparison */
+	bool staging = !(stage_env && strcmp(stage_env, "0") == 0) && flush_works_unprivileged();
 
 	if (force) {
 		sock_tp = sock_tp && strcmp(force, "sock-tracepoint") == 0;
@@ -300,7 +381,9 @@ static int open_socket_capture(struct capture *c, const struct kernel_probes *pr
 	skel->rodata->egress_owner = egress;
 	c->egress_writes = egress && (sock_tp || tcp_tp);
 	skel->rodata->track_lifetime = c->opts.lifetime;
+	skel->rodata->staging = staging;
 	bpf_map__set_max_entries(skel->maps.events, c->opts.ringbuf_bytes);
+	bpf_program__set_autoload(skel->progs.wssnoop_flush, staging);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_recv, sock_tp);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_send, send_tp);
 	bpf_program__set_autoload(skel->progs.wssnoop_tcp_rcv, tcp_tp);
@@ -313,6 +396,8 @@ static int open_socket_capture(struct capture *c, const struct kernel_probes *pr
 			    strerror(errno));
 	}
 	c->watched = skel->bss->watched_ports;
+	if (staging && start_staging(c, bpf_program__fd(skel->progs.wssnoop_flush), err, errlen))
+		return -1;
 
 	if (attach_link(c, skel->progs.wssnoop_ingress,
 			bpf_program__attach_cgroup(skel->progs.wssnoop_ingress, c->cgroup_fd), err, errlen) ||
@@ -369,6 +454,8 @@ static struct bpf_map *events_map(struct capture *c)
 	return bpf_object__find_map_by_name(c->obj, "events");
 }
 
+static int on_ring_record(void *ctx, void *data, size_t size);
+
 int capture_open(const struct capture_opts *opts, struct capture **out, char *err, size_t errlen)
 {
 	struct capture *c;
@@ -401,6 +488,7 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 		return fail(err, errlen, "out of memory");
 	c->opts = *opts;
 	c->cgroup_fd = -1;
+	c->flush_fd = -1;
 
 	if (c->opts.kind == CAPTURE_SOCKET && open_cgroup(c, err, errlen)) {
 		if (opts->cgroup_path)
@@ -415,15 +503,14 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 		ret = open_syscall_capture(c, err, errlen);
 	if (ret)
 		goto cleanup;
-	c->rb = ring_buffer__new(bpf_map__fd(events_map(c)),
-				 (ring_buffer_sample_fn)opts->on_event, opts->ctx, NULL);
+	c->rb = ring_buffer__new(bpf_map__fd(events_map(c)), on_ring_record, c, NULL);
 	if (!c->rb) {
 		ret = fail(err, errlen, "creating the ring buffer reader failed: %s", strerror(errno));
 		goto cleanup;
 	}
 	if (opts->verbose)
-		fprintf(stderr, "wssnoop: capture=%s attribution=%s%s\n", capture_name(c), c->attribution,
-			c->egress_writes ? " writes=egress" : "");
+		fprintf(stderr, "wssnoop: capture=%s attribution=%s%s staging=%s\n", capture_name(c), c->attribution,
+			c->egress_writes ? " writes=egress" : "", c->reorder ? "per-cpu" : "off");
 	if (opts->verbose >= 2)
 		report_verifier(c);
 	*out = c;
@@ -439,6 +526,79 @@ void capture_watch_port(struct capture *c, unsigned port, bool on)
 		__atomic_store_n(&c->watched[port], on ? 1 : 0, __ATOMIC_RELAXED);
 }
 
+static void deliver(struct capture *c, const struct ws_event *ev, size_t size)
+{
+	if (c->reorder)
+		reorder_push(c->reorder, ev, size);
+	else
+		c->opts.on_event(c->opts.ctx, ev, size);
+}
+
+/* One ring record: an event, or a batch of them from one CPU's stage. A
+ * batch that does not add up (it never should) is counted, and what of it
+ * can be read is read. */
+static int on_ring_record(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+	const struct ws_batch *b = data;
+	const __u8 *p, *end;
+	__u32 i;
+
+	if (size < sizeof(*b) || b->type != WS_EV_BATCH) {
+		deliver(c, data, size);
+		return 0;
+	}
+	c->stats.batches++;
+	p = (const __u8 *)(b + 1);
+	end = p + (b->bytes < size - sizeof(*b) ? b->bytes : size - sizeof(*b));
+	for (i = 0; i < b->records; i++) {
+		const struct ws_event *ev = (const struct ws_event *)p;
+
+		if ((size_t)(end - p) < sizeof(*ev) || ev->sample_len > WS_STAGE_SAMPLE_MAX ||
+		    (size_t)(end - p) < sizeof(*ev) + ev->sample_len) {
+			c->stats.batch_errors++;
+			break;
+		}
+		deliver(c, ev, sizeof(*ev) + ev->sample_len);
+		p += ws_staged_size(ev->sample_len) < (size_t)(end - p) ? ws_staged_size(ev->sample_len) : (size_t)(end - p);
+	}
+	return 0;
+}
+
+/* Flush every CPU's stage. A CPU whose stage was taken by a run the flush
+ * interrupted is asked again; if it stays taken, its records stamped since
+ * its last flush are not yet known to be in, and delivery waits for them. */
+static void kick_stages(struct capture *c)
+{
+	uint64_t t = mono_ns(), until = t;
+
+	for (int cpu = 0; cpu < c->n_cpus; cpu++) {
+		for (int attempt = 0; attempt < 3; attempt++) {
+			struct bpf_test_run_opts run = {.sz = sizeof(run), .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu};
+			int err = bpf_prog_test_run_opts(c->flush_fd, &run);
+
+			if (err == -ENXIO || (!err && run.retval == 0)) {
+				c->flushed_ns[cpu] = t; /* flushed, or offline */
+				break;
+			}
+			if (err) {
+				/* Not expected once probed; waiting would not bring the
+				 * records any sooner. */
+				c->stats.flush_errors++;
+				c->flushed_ns[cpu] = t;
+				break;
+			}
+			c->stats.flush_busy++;
+		}
+		if (c->flushed_ns[cpu] < until)
+			until = c->flushed_ns[cpu];
+	}
+	c->last_kick_ns = t;
+	c->stats.flushes++;
+	if (until > KICK_SLACK_NS && until - KICK_SLACK_NS > c->delivered_ns)
+		c->delivered_ns = until - KICK_SLACK_NS;
+}
+
 int capture_poll(struct capture *c, int timeout_ms)
 {
 	int n = ring_buffer__poll(c->rb, timeout_ms);
@@ -446,9 +606,43 @@ int capture_poll(struct capture *c, int timeout_ms)
 
 	if (n < 0)
 		return n;
+	if (c->reorder && (mono_ns() - c->last_kick_ns >= KICK_NS || reorder_held(c->reorder) >= KICK_HELD))
+		kick_stages(c);
 	/* Records written with BPF_RB_NO_WAKEUP do not wake epoll: take them too. */
 	more = ring_buffer__consume(c->rb);
-	return more < 0 ? more : n + more;
+	if (more < 0)
+		return more;
+	if (c->reorder)
+		reorder_release(c->reorder, c->delivered_ns);
+	return n + more;
+}
+
+int capture_drain(struct capture *c)
+{
+	int n;
+
+	if (c->reorder)
+		kick_stages(c);
+	n = ring_buffer__consume(c->rb);
+	if (c->reorder)
+		reorder_drain(c->reorder);
+	return n;
+}
+
+uint64_t capture_delivered_until(const struct capture *c, uint64_t now_ns)
+{
+	return c->reorder && c->delivered_ns < now_ns ? c->delivered_ns : now_ns;
+}
+
+void capture_stats(const struct capture *c, struct capture_stats *out)
+{
+	*out = c->stats;
+	if (c->reorder) {
+		const struct reorder_stats *r = reorder_stats(c->reorder);
+
+		out->late = r->late;
+		out->forced = r->forced;
+	}
 }
 
 void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX])
@@ -544,5 +738,7 @@ void capture_close(struct capture *c)
 		rmdir(c->mounted_cgroup);
 	}
 	free(c->log_buf);
+	reorder_free(c->reorder);
+	free(c->flushed_ns);
 	free(c);
 }

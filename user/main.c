@@ -571,10 +571,15 @@ static void print_summary(struct app *app, double seconds)
 	const struct report_counts *rc = &app->pipe.reporter.counts;
 	uint64_t k[WS_CNT__MAX];
 	struct tracker_stats ts;
+	struct capture_stats cs;
 	FILE *out = app->out;
-	uint64_t failed = 0;
+	uint64_t failed = 0, disorder;
 
 	capture_counters(app->cap, k);
+	capture_stats(app->cap, &cs);
+	/* Handed on out of time order: late from a CPU's stage, or early to
+	 * bound memory. Either may mismatch a request and its answer. */
+	disorder = cs.late + cs.forced;
 	tracker_stats(app->pipe.tracker, &ts);
 	for (int v = VERDICT_REJECTED; v < VERDICT_COUNT; v++)
 		failed += rc->verdicts[v];
@@ -600,7 +605,8 @@ static void print_summary(struct app *app, double seconds)
 			"\"segments\":%llu,\"segments_sampled\":%llu,\"answers_unmatched\":%llu,\"conns_evicted\":%llu,"
 			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu,\"ws_closed\":%llu,"
 			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu,"
-			"\"conns_pre_accept\":%llu,\"events_sent\":%llu,\"events_received\":%llu}\n",
+			"\"conns_pre_accept\":%llu,\"events_out_of_order\":%llu,\"events_sent\":%llu,"
+			"\"events_received\":%llu}\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced,
 			(unsigned long long)k[WS_CNT_SEGMENTS], (unsigned long long)k[WS_CNT_SAMPLED],
@@ -609,8 +615,8 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->out_of_scope, (unsigned long long)rc->closes,
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
 			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED],
-			(unsigned long long)ts.pre_accept, (unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]),
-			(unsigned long long)app->pipe.records);
+			(unsigned long long)ts.pre_accept, (unsigned long long)disorder,
+			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records);
 	} else {
 		fprintf(out, "\n%llu handshake attempt%s in %.1f s: %llu upgraded, %llu failed\n",
 			(unsigned long long)rc->attempts, rc->attempts == 1 ? "" : "s", seconds, (unsigned long long)rc->verdicts[VERDICT_UPGRADED],
@@ -637,6 +643,9 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records,
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced);
+		if (disorder)
+			fprintf(out, "%llu event%s handed on out of time order (the reader fell behind)\n",
+				(unsigned long long)disorder, disorder == 1 ? "" : "s");
 	}
 	fflush(out);
 }
@@ -753,7 +762,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "wssnoop: reading the ring buffer failed: %s\n", strerror(-n));
 			goto cleanup;
 		}
-		pipeline_wake(&app.pipe, now);
+		pipeline_wake(&app.pipe, capture_delivered_until(app.cap, now));
 		if (app.exporter) {
 			bool full = now - last_gauges >= 1000000000ULL;
 
@@ -773,7 +782,7 @@ int main(int argc, char **argv)
 	 * what is still waiting. */
 	for (int i = 0; i < app.set.n_ports; i++)
 		capture_watch_port(app.cap, app.set.ports[i], false);
-	capture_poll(app.cap, 0);
+	capture_drain(app.cap);
 	pipeline_finish(&app.pipe);
 	print_summary(&app, (double)(mono_ns() - start) / 1e9);
 	ret = 0;
