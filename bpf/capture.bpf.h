@@ -26,6 +26,10 @@ const volatile __u64 wakeup_bytes = 64 * 1024;
 /* Local ports to watch, indexed by port number. Lives in .bss, which user
  * space maps, so ports can change while the programs run. */
 __u8 watched_ports[65536];
+/* Set when a CPU's stage takes its first record, cleared by the loader before
+ * it flushes that stage: the loader runs the flush only on CPUs with
+ * something staged, and idle CPUs are left alone. */
+__u8 stage_dirty[WS_STAGE_DIRTY_CPUS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -151,8 +155,13 @@ static __always_inline __u32 stage_room(struct stage *sg, __u32 sample_len)
 {
 	if (sg->len + ws_staged_size(sample_len) > WS_STAGE_BYTES)
 		stage_flush(sg);
-	if (sg->len < sizeof(struct ws_batch))
+	if (sg->len < sizeof(struct ws_batch)) {
+		__u32 cpu = bpf_get_smp_processor_id();
+
 		sg->len = sizeof(struct ws_batch);
+		if (cpu < WS_STAGE_DIRTY_CPUS)
+			stage_dirty[cpu] = 1;
+	}
 	/* Below WS_STAGE_BYTES already; the mask says so to the verifier. */
 	return sg->len & (WS_STAGE_BYTES - 1);
 }

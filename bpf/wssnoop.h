@@ -143,6 +143,9 @@ struct ws_batch {
 #define WS_STAGE_BYTES 16384
 /* Samples larger than this skip the stage and take a ring record of their own. */
 #define WS_STAGE_SAMPLE_MAX 4096
+/* CPUs whose stages the loader can see filling (stage_dirty[]); the stages
+ * of CPUs beyond are flushed on every round. */
+#define WS_STAGE_DIRTY_CPUS 1024
 
 static inline __u32 ws_staged_size(__u32 sample_len)
 {

@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "batch.h"
 #include "capture.h"
 #include "reorder.h"
 #include "wssnoop.skel.h"
@@ -35,6 +36,7 @@ struct capture {
 	struct syscall_bpf *sys_skel;
 	struct bpf_object *obj; /* whichever skeleton was loaded */
 	__u8 *watched;		/* the programs' .bss watched_ports[] */
+	volatile __u8 *stage_dirty; /* the programs' .bss stage_dirty[] */
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_PROGS];
 	int n_links;
@@ -396,6 +398,7 @@ static int open_socket_capture(struct capture *c, const struct kernel_probes *pr
 			    strerror(errno));
 	}
 	c->watched = skel->bss->watched_ports;
+	c->stage_dirty = skel->bss->stage_dirty;
 	if (staging && start_staging(c, bpf_program__fd(skel->progs.wssnoop_flush), err, errlen))
 		return -1;
 
@@ -526,8 +529,10 @@ void capture_watch_port(struct capture *c, unsigned port, bool on)
 		__atomic_store_n(&c->watched[port], on ? 1 : 0, __ATOMIC_RELAXED);
 }
 
-static void deliver(struct capture *c, const struct ws_event *ev, size_t size)
+static void deliver(void *ctx, const struct ws_event *ev, size_t size)
 {
+	struct capture *c = ctx;
+
 	if (c->reorder)
 		reorder_push(c->reorder, ev, size);
 	else
@@ -540,28 +545,16 @@ static void deliver(struct capture *c, const struct ws_event *ev, size_t size)
 static int on_ring_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
-	const struct ws_batch *b = data;
-	const __u8 *p, *end;
-	__u32 i;
+	bool complete;
 
-	if (size < sizeof(*b) || b->type != WS_EV_BATCH) {
+	if (!batch_is(data, size)) {
 		deliver(c, data, size);
 		return 0;
 	}
 	c->stats.batches++;
-	p = (const __u8 *)(b + 1);
-	end = p + (b->bytes < size - sizeof(*b) ? b->bytes : size - sizeof(*b));
-	for (i = 0; i < b->records; i++) {
-		const struct ws_event *ev = (const struct ws_event *)p;
-
-		if ((size_t)(end - p) < sizeof(*ev) || ev->sample_len > WS_STAGE_SAMPLE_MAX ||
-		    (size_t)(end - p) < sizeof(*ev) + ev->sample_len) {
-			c->stats.batch_errors++;
-			break;
-		}
-		deliver(c, ev, sizeof(*ev) + ev->sample_len);
-		p += ws_staged_size(ev->sample_len) < (size_t)(end - p) ? ws_staged_size(ev->sample_len) : (size_t)(end - p);
-	}
+	batch_walk(data, size, deliver, c, &complete);
+	if (!complete)
+		c->stats.batch_errors++;
 	return 0;
 }
 
@@ -573,6 +566,17 @@ static void kick_stages(struct capture *c)
 	uint64_t t = mono_ns(), until = t;
 
 	for (int cpu = 0; cpu < c->n_cpus; cpu++) {
+		/* Nothing staged since its last flush: nothing to wait for. The
+		 * flag is cleared before the flush, so that a record staged after
+		 * the flush sets it again. */
+		if (cpu < WS_STAGE_DIRTY_CPUS) {
+			if (!c->stage_dirty[cpu]) {
+				c->flushed_ns[cpu] = t;
+				continue;
+			}
+			c->stage_dirty[cpu] = 0;
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		}
 		for (int attempt = 0; attempt < 3; attempt++) {
 			struct bpf_test_run_opts run = {.sz = sizeof(run), .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu};
 			int err = bpf_prog_test_run_opts(c->flush_fd, &run);
@@ -590,6 +594,8 @@ static void kick_stages(struct capture *c)
 			}
 			c->stats.flush_busy++;
 		}
+		if (cpu < WS_STAGE_DIRTY_CPUS && c->flushed_ns[cpu] != t)
+			c->stage_dirty[cpu] = 1; /* still staged: try again next round */
 		if (c->flushed_ns[cpu] < until)
 			until = c->flushed_ns[cpu];
 	}

@@ -785,6 +785,16 @@ int main(int argc, char **argv)
 	capture_drain(app.cap);
 	pipeline_finish(&app.pipe);
 	print_summary(&app, (double)(mono_ns() - start) / 1e9);
+	if (app.set.verbose) {
+		struct capture_stats cs;
+
+		capture_stats(app.cap, &cs);
+		fprintf(stderr,
+			"wssnoop: staging: %llu batches, %llu flush rounds (%llu found a stage taken, %llu failed), "
+			"%llu records late, %llu handed on early\n",
+			(unsigned long long)cs.batches, (unsigned long long)cs.flushes, (unsigned long long)cs.flush_busy,
+			(unsigned long long)cs.flush_errors, (unsigned long long)cs.late, (unsigned long long)cs.forced);
+	}
 	ret = 0;
 cleanup:
 	exporter_stop(app.exporter);

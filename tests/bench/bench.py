@@ -38,7 +38,7 @@ Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
 BENCH_STATS_SECONDS (2: the wrk or echo run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
 BENCH_ECHO_SECONDS (4), BENCH_ECHO_CONNS (16),
-BENCH_ARMS (comma list, default all), BENCH_WORKLOADS (keepalive,close,
+BENCH_ARMS (comma list, default all but wssnoop-unstaged-port), BENCH_WORKLOADS (keepalive,close,
 websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
@@ -89,6 +89,9 @@ STOP_TIMEOUT = env_num("BENCH_STOP_TIMEOUT", 10.0, float)
 
 ALL_ARMS = ["none", "wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port",
             "tcpdump", "bpftrace", "wssnoop-nolife"]
+# Not in the default set: one ring record per event (WSSNOOP_STAGING=0), to
+# measure what per-CPU staging saves (BENCH_ARMS=none,wssnoop-port,wssnoop-unstaged-port).
+OPTIONAL_ARMS = ["wssnoop-unstaged-port"]
 # --no-lifetime changes nothing before an upgrade: only the echo workload runs it.
 LIFETIME_ONLY_ARMS = {"wssnoop-nolife"}
 ARM_TEXT = {
@@ -100,6 +103,7 @@ ARM_TEXT = {
     "tcpdump": "tcpdump -i lo -s 256 -w",
     "bpftrace": "bpftrace, 200 B of each recvfrom/writev",
     "wssnoop-nolife": "wssnoop --no-lifetime, served port",
+    "wssnoop-unstaged-port": "wssnoop WSSNOOP_STAGING=0, served port",
 }
 ARMS = [a for a in os.environ.get("BENCH_ARMS", ",".join(ALL_ARMS)).split(",") if a]
 WORKLOADS = [w for w in os.environ.get("BENCH_WORKLOADS", "keepalive,close,websocket,echo,micro").split(",") if w]
@@ -261,6 +265,8 @@ class Tracer:
             return
         cmd, ready, ready_file = self.command()
         env = dict(os.environ, BPFTRACE_STRLEN="200")
+        if self.arm == "wssnoop-unstaged-port":
+            env["WSSNOOP_STAGING"] = "0"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         LIVE.add(self)
@@ -837,7 +843,8 @@ def syscall_table():
     return table(["arm", "recvfrom, empty (EAGAIN)", "read, empty (EAGAIN)", "recvfrom MSG_PEEK 64 B"], rows)
 
 
-def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port", "bpftrace")):
+def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "wssnoop-unstaged-port", "syscall-other",
+                                     "syscall-port", "bpftrace")):
     """ns per run and runs per request of each program, for the arms that watch the port."""
     rows = []
     for arm in arms:
@@ -984,9 +991,9 @@ def main():
     for port in (PORT, OTHER_PORT, WS_PORT):
         if not port_free(port):
             sys.exit(f"bench: port {port} is in use; set BENCH_PORT to a free range")
-    unknown = [a for a in ARMS if a not in ALL_ARMS]
+    unknown = [a for a in ARMS if a not in ALL_ARMS + OPTIONAL_ARMS]
     if unknown:
-        sys.exit(f"bench: unknown arm(s) {unknown}; known: {', '.join(ALL_ARMS)}")
+        sys.exit(f"bench: unknown arm(s) {unknown}; known: {', '.join(ALL_ARMS + OPTIONAL_ARMS)}")
     load_before = open("/proc/loadavg").read().split()[0]
     stats_before = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
     set_bpf_stats(False)

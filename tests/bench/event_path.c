@@ -9,7 +9,10 @@
  * (a 101, the lifetime record of the FIN, the close), through the same code
  * as wssnoop's poll loop (pipeline.h): records in, the loop's work once per
  * wakeup, exchanges judged and printed to /dev/null. Also times handshakes
- * alone: the cost of what is printed.
+ * alone: the cost of what is printed. The -staged rows add what per-CPU
+ * staging costs the reader: requests and answers gathered in 16 KiB batches
+ * as two CPUs would stage them, and put back in time order (reorder.h), held
+ * about 50 ms as behind the reader's flushes.
  *
  *   event_path [PASSES [SCENARIO]]   prints a table, then one JSON line
  */
@@ -21,6 +24,7 @@
 #include "bench_clock.h"
 #include "path_glob.h"
 #include "pipeline.h"
+#include "reorder.h"
 
 #define REPEATS 7
 #define CONNS 16		/* wrk -c16 */
@@ -66,15 +70,17 @@ struct scenario {
 	bool handshakes_only;
 	bool status_only; /* as the kernel side samples answers (WS_F_STATUS_ONLY) */
 	uint32_t answer_budget;
+	bool staged; /* through per-direction batches and the reorder */
 };
 
 static const struct scenario scenarios[] = {
-	{"keepalive-text", false, false, true, WS_ANSWER_SAMPLE_DEFAULT},
-	{"keepalive-json", true, false, true, WS_ANSWER_SAMPLE_DEFAULT},
+	{"keepalive-text", false, false, true, WS_ANSWER_SAMPLE_DEFAULT, false},
+	{"keepalive-json", true, false, true, WS_ANSWER_SAMPLE_DEFAULT, false},
+	{"keepalive-text-staged", false, false, true, WS_ANSWER_SAMPLE_DEFAULT, true},
 	/* Answers sampled to the whole budget, as before WS_F_STATUS_ONLY. */
-	{"keepalive-text-1024", false, false, false, 1024},
-	{"handshakes-text", false, true, true, WS_ANSWER_SAMPLE_DEFAULT},
-	{"handshakes-json", true, true, true, WS_ANSWER_SAMPLE_DEFAULT},
+	{"keepalive-text-1024", false, false, false, 1024, false},
+	{"handshakes-text", false, true, true, WS_ANSWER_SAMPLE_DEFAULT, false},
+	{"handshakes-json", true, true, true, WS_ANSWER_SAMPLE_DEFAULT, false},
 };
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -271,6 +277,62 @@ __attribute__((noinline)) static void feed_pass(struct pipeline *p, const struct
 	pipeline_wake(p, ((const struct ws_event *)(r->buf + r->offsets[r->n_offsets - 1]))->ts_ns);
 }
 
+#define HOLD_NS (50ULL * 1000 * 1000) /* the reader's flush period */
+
+/* Records of one direction gathered as one CPU's stage gathers them. */
+struct stage_sim {
+	size_t first, count, bytes;
+};
+
+static void stage_out(struct reorder *ro, const struct replay *r, const size_t *order, struct stage_sim *st)
+{
+	for (size_t k = st->first; k < st->first + st->count; k++) {
+		const struct ws_event *ev = (const struct ws_event *)(r->buf + r->offsets[order[k]]);
+
+		reorder_push(ro, ev, sizeof(*ev) + ev->sample_len);
+	}
+	st->count = st->bytes = 0;
+}
+
+/* The same pass with requests staged on one CPU and everything else on
+ * another: batches of WS_STAGE_BYTES, flushed in turn, then the reorder. */
+__attribute__((noinline)) static void feed_pass_staged(struct pipeline *p, struct reorder *ro, const struct replay *r,
+						       size_t *order)
+{
+	struct stage_sim st[2] = {{0}};
+	size_t n[2] = {0}, base[2];
+	uint64_t last_release = 0;
+
+	/* Indexes of each direction's records, in their order. */
+	for (size_t i = 0; i < r->n_offsets; i++)
+		n[((const struct ws_event *)(r->buf + r->offsets[i]))->dir == WS_DIR_IN]++;
+	base[0] = 0;
+	base[1] = n[0];
+	n[0] = n[1] = 0;
+	for (size_t i = 0; i < r->n_offsets; i++) {
+		const struct ws_event *ev = (const struct ws_event *)(r->buf + r->offsets[i]);
+		int cpu = ev->dir == WS_DIR_IN;
+		size_t size = ws_staged_size(ev->sample_len);
+
+		if (st[cpu].bytes + size > WS_STAGE_BYTES - sizeof(struct ws_batch))
+			stage_out(ro, r, order, &st[cpu]);
+		if (!st[cpu].count)
+			st[cpu].first = base[cpu] + n[cpu];
+		order[base[cpu] + n[cpu]++] = i;
+		st[cpu].count++;
+		st[cpu].bytes += size;
+		if (ev->ts_ns - last_release >= HOLD_NS) {
+			reorder_release(ro, ev->ts_ns - HOLD_NS);
+			pipeline_wake(p, ev->ts_ns - HOLD_NS);
+			last_release = ev->ts_ns;
+		}
+	}
+	stage_out(ro, r, order, &st[0]);
+	stage_out(ro, r, order, &st[1]);
+	reorder_drain(ro);
+	pipeline_wake(p, ((const struct ws_event *)(r->buf + r->offsets[r->n_offsets - 1]))->ts_ns);
+}
+
 /* New cookies and later times for each pass: the tracker sees new connections. */
 static void patch(struct replay *r, unsigned pass, uint64_t pass_ns)
 {
@@ -295,6 +357,8 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 		.lifetime = true,
 	};
 	struct pipeline p;
+	struct reorder *ro;
+	size_t *order;
 	double runs[REPEATS];
 	uint64_t pass_ns;
 	FILE *out = fopen("/dev/null", "w");
@@ -313,7 +377,9 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 	popts.report.json = s->json;
 	popts.report.paths = paths;
 	popts.report.mono_to_real_ns = 1700000000000000000LL;
-	if (pipeline_init(&p, &popts)) {
+	ro = reorder_new(4u << 20, pipeline_record, &p);
+	order = malloc(r->n_offsets * sizeof(*order));
+	if (pipeline_init(&p, &popts) || !ro || !order) {
 		fprintf(stderr, "event_path: out of memory\n");
 		exit(1);
 	}
@@ -326,7 +392,10 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 			patch(r, rep * passes + pass, pass_ns);
 			if (pass == 0)
 				start = bench_now_ns();
-			feed_pass(&p, r);
+			if (s->staged)
+				feed_pass_staged(&p, ro, r, order);
+			else
+				feed_pass(&p, r);
 			records += r->n_offsets;
 		}
 		if (rep)
@@ -335,6 +404,8 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 	*printed = p.reporter.counts.printed;
 	pipeline_finish(&p);
 	pipeline_free(&p);
+	reorder_free(ro);
+	free(order);
 	fclose(out);
 	return bench_median(runs, REPEATS);
 }
