@@ -273,17 +273,17 @@ row_label() {
 	if [ "$1" = host ]; then echo "host $(uname -r)"; else echo "${labels[$1]}"; fi
 }
 failed=0
-fmt='%-26s %-4s %-6s %-10s %-15s %-7s %-5s %6s %5s %s\n'
+fmt='%-26s %-4s %-6s %-10s %-15s %-8s %-7s %-5s %6s %5s %s\n'
 table=$out/table.txt
 {
-	printf "$fmt" kernel load attach capture attribution syscall pass insns time result
-	printf -- '-%.0s' {1..96}
+	printf "$fmt" kernel load attach capture attribution staging syscall pass insns time result
+	printf -- '-%.0s' {1..105}
 	echo
 	for row in "${table_rows[@]}"; do
 		res=$out/logs/$row.res
 		label=$(row_label "$row")
 		if [ ! -s "$res" ] || grep -q '^VMTEST fetch-failed' "$res"; then
-			printf "$fmt" "${label:0:26}" - - - - - - - - FAIL
+			printf "$fmt" "${label:0:26}" - - - - - - - - - FAIL
 			failed=1
 			continue
 		fi
@@ -292,6 +292,7 @@ table=$out/table.txt
 		capture=$(field "$res" default capture)
 		attribution=$(field "$res" default attribution)
 		attribution=${attribution:--}
+		staging=$(field "$res" default staging)
 		passed=$(grep -c 'result=pass' "$res" || true)
 		total=$(grep -c ' scenario=' "$res" || true)
 		insns=$(sed -n 's/^VMTEST mode=default prog=[^ ]* insns=\([0-9]*\).*/\1/p' "$res" |
@@ -307,7 +308,7 @@ table=$out/table.txt
 		grep -q '^VMTEST first-try' "$res" && result="ok (2nd run)"
 		grep -q '^VMTEST done rc=0' "$res" || { result=FAIL; failed=1; }
 		printf "$fmt" "${label:0:26}" "${load:--}" "${attach:--}" "${capture:--}" \
-			"${attribution:0:15}" "$syscall" "$passed/$total" "$insns" \
+			"${attribution:0:15}" "${staging:--}" "$syscall" "$passed/$total" "$insns" \
 			"$(sed -n 's/^VMTEST wall=//p' "$res")s" "$result"
 	done
 	echo

@@ -7,7 +7,7 @@
 #   scenarios.sh WSSNOOP WSPEER WORKDIR PORT [MODE...]    MODE: default | syscall
 #
 # Results go to stdout as lines the runner parses (everything else is log):
-#   VMTEST mode=M status=ok|fail|n/a load=ok|fail attach=ok|fail capture=C attribution=A
+#   VMTEST mode=M status=ok|fail|n/a load=ok|fail attach=ok|fail capture=C attribution=A [staging=S]
 #   VMTEST mode=M prog=NAME insns=N
 #   VMTEST mode=M scenario=NAME result=pass|fail detail=TEXT
 # Exit status: 0 when every mode passed (or was n/a), 1 otherwise.
@@ -173,6 +173,7 @@ run_mode() {
 	wait_for "$attach_wait" sh -c "grep -q '^wssnoop: tracing' '$errors' || ! kill -0 $wssnoop_pid 2>/dev/null"
 	capture=$(sed -n 's/^wssnoop: capture=\([^ ]*\).*/\1/p' "$errors" | head -n1)
 	attribution=$(sed -n 's/.* attribution=\([^ ]*\).*/\1/p' "$errors" | head -n1)
+	staging=$(sed -n 's/.* staging=\([^ ]*\).*/\1/p' "$errors" | head -n1)
 	sed -n 's/^wssnoop: prog \([^ ]*\) insns=\([0-9]*\).*/\1 \2/p' "$errors" |
 		while read -r name insns; do
 			echo "VMTEST mode=$mode prog=$name insns=$insns"
@@ -206,7 +207,8 @@ run_mode() {
 		return 1
 	fi
 	log "tracing after $(($(date +%s) - started))s: capture=${capture:-?} attribution=${attribution:-?}"
-	echo "VMTEST mode=$mode status=run load=$load attach=ok capture=${capture:--} attribution=${attribution:--}"
+	echo "VMTEST mode=$mode status=run load=$load attach=ok capture=${capture:--} attribution=${attribution:--}" \
+		"staging=${staging:--}"
 
 	starts=""
 	for scenario in $scenarios; do
