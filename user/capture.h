@@ -31,6 +31,7 @@ struct capture_opts {
 	uint32_t ringbuf_bytes;	 /* ring buffer size, a power of two >= 4096 */
 	int verbose;		 /* 1: chosen paths; 2: verifier statistics; 3: libbpf debug */
 	bool lifetime;		 /* follow upgraded connections to their end */
+	bool staging;		 /* batch records per CPU where the kernel allows it */
 	capture_event_fn on_event;
 	void *ctx;
 };

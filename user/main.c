@@ -26,7 +26,7 @@
 #include "rules.h"
 #include "tracker.h"
 
-#define POLL_MS 100
+#define POLL_MS 20
 #define MAX_PORTS 64
 #define DEFAULT_CONFIG "/etc/wssnoop/wssnoop.conf"
 #define DEFAULT_METRICS "127.0.0.1:9464"
@@ -37,7 +37,7 @@ struct settings {
 	unsigned ports[MAX_PORTS];
 	int n_ports;
 	struct path_set paths;
-	bool json, failed_only, show_secrets, wide, daemon, no_lifetime;
+	bool json, failed_only, show_secrets, wide, daemon, no_lifetime, no_staging;
 	int verbose;
 	long duration_s;
 	long timeout_s;
@@ -101,6 +101,7 @@ enum {
 	OPT_DAEMON,
 	OPT_CLI_BEGIN,
 	OPT_NO_LIFETIME,
+	OPT_NO_STAGING,
 };
 
 static const struct argp_option opts[] = {
@@ -124,6 +125,8 @@ static const struct argp_option opts[] = {
 	{"output", OPT_OUTPUT, "FILE", 0, "Write events to FILE (appended, reopened on SIGHUP) instead of stdout", 0},
 	{"no-lifetime", OPT_NO_LIFETIME, NULL, 0,
 	 "Do not follow upgraded connections to their end (Close code or 1006, who closed, idle gap)", 0},
+	{"no-staging", OPT_NO_STAGING, NULL, 0,
+	 "One ring-buffer record per event instead of per-CPU batches (less reader CPU, more BPF time)", 0},
 	{"daemon", OPT_DAEMON, NULL, 0, "Run as the daemon (the same as the `daemon` command)", 0},
 	{"config", OPT_CONFIG, "FILE", 0, "Daemon configuration file (" DEFAULT_CONFIG ")", 0},
 	{"metrics", OPT_METRICS, "ADDR:PORT", 0, "Serve Prometheus /metrics and /healthz here; `off` to disable (daemon: "
@@ -235,6 +238,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_METRICS: return copy_path(s, s->metrics, sizeof(s->metrics), arg, "metrics address too long: %s");
 	case OPT_DAEMON: s->daemon = true; break;
 	case OPT_NO_LIFETIME: s->no_lifetime = true; break;
+	case OPT_NO_STAGING: s->no_staging = true; break;
 	case OPT_CLI_BEGIN: s->from_cli = true; break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
@@ -696,6 +700,7 @@ int main(int argc, char **argv)
 	copts.ringbuf_bytes = app.set.ringbuf_kib * 1024;
 	copts.verbose = app.set.verbose;
 	copts.lifetime = !app.set.no_lifetime;
+	copts.staging = !app.set.no_staging;
 	copts.on_event = pipeline_record;
 	copts.ctx = &app.pipe;
 	if (capture_open(&copts, &app.cap, err, sizeof(err))) {

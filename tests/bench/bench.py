@@ -89,7 +89,7 @@ STOP_TIMEOUT = env_num("BENCH_STOP_TIMEOUT", 10.0, float)
 
 ALL_ARMS = ["none", "wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port",
             "tcpdump", "bpftrace", "wssnoop-nolife"]
-# Not in the default set: one ring record per event (WSSNOOP_STAGING=0), to
+# Not in the default set: one ring record per event (--no-staging), to
 # measure what per-CPU staging saves (BENCH_ARMS=none,wssnoop-port,wssnoop-unstaged-port).
 OPTIONAL_ARMS = ["wssnoop-unstaged-port"]
 # --no-lifetime changes nothing before an upgrade: only the echo workload runs it.
@@ -103,7 +103,7 @@ ARM_TEXT = {
     "tcpdump": "tcpdump -i lo -s 256 -w",
     "bpftrace": "bpftrace, 200 B of each recvfrom/writev",
     "wssnoop-nolife": "wssnoop --no-lifetime, served port",
-    "wssnoop-unstaged-port": "wssnoop WSSNOOP_STAGING=0, served port",
+    "wssnoop-unstaged-port": "wssnoop --no-staging, served port",
 }
 ARMS = [a for a in os.environ.get("BENCH_ARMS", ",".join(ALL_ARMS)).split(",") if a]
 WORKLOADS = [w for w in os.environ.get("BENCH_WORKLOADS", "keepalive,close,websocket,echo,micro").split(",") if w]
@@ -251,6 +251,8 @@ class Tracer:
                 cmd += ["--capture", "syscall"]
             if self.arm == "wssnoop-nolife":
                 cmd += ["--no-lifetime"]
+            if self.arm == "wssnoop-unstaged-port":
+                cmd += ["--no-staging"]
             return cmd, "wssnoop: tracing", self.err_path
         if self.arm == "tcpdump":
             return (["tcpdump", "-i", "lo", "-s", "256", "-Z", "root", "-w", self.pcap,
@@ -265,8 +267,6 @@ class Tracer:
             return
         cmd, ready, ready_file = self.command()
         env = dict(os.environ, BPFTRACE_STRLEN="200")
-        if self.arm == "wssnoop-unstaged-port":
-            env["WSSNOOP_STAGING"] = "0"
         with open(self.out_path, "w") as out, open(self.err_path, "w") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         LIVE.add(self)

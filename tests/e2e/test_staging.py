@@ -44,9 +44,7 @@ def start_server(workdir, name):
 
 
 def start_wssnoop(workdir, name, port, staging=True):
-    w = Wssnoop(["-p", str(port), "-j", "-v"], workdir, name=name)
-    if not staging:
-        w.args = ["env", "WSSNOOP_STAGING=0"] + w.args
+    w = Wssnoop(["-p", str(port), "-j", "-v"] + ([] if staging else ["--no-staging"]), workdir, name=name)
     w.start()
     return w
 
@@ -116,7 +114,7 @@ def test_lone_record_is_flushed_without_more_traffic(workdir, wspeer_bin):
 @pytest.mark.timeout(90)
 def test_staged_and_single_records_judge_alike(workdir, wspeer_bin):
     """The same handshake mix at 2000/s for 2 s, server and client on
-    different CPUs, judged with staging and with WSSNOOP_STAGING=0: exact
+    different CPUs, judged with staging and with --no-staging: exact
     counts both times, and with staging the records really came in batches
     (far fewer ring records than events) with none out of order."""
     results = {}
