@@ -26,10 +26,6 @@ const volatile __u64 wakeup_bytes = 64 * 1024;
 /* Local ports to watch, indexed by port number. Lives in .bss, which user
  * space maps, so ports can change while the programs run. */
 __u8 watched_ports[65536];
-/* Set when a CPU's stage takes its first record, cleared by the loader before
- * it flushes that stage: the loader runs the flush only on CPUs with
- * something staged, and idle CPUs are left alone. */
-__u8 stage_dirty[WS_STAGE_DIRTY_CPUS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -43,7 +39,7 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void count(__u32 counter)
+static __always_inline void count_n(__u32 counter, __u32 n)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
 
@@ -51,7 +47,12 @@ static __always_inline void count(__u32 counter)
 	 * between the load and the store of a process-context increment, and
 	 * the summary's sent = received + lost must hold exactly. */
 	if (value)
-		__sync_fetch_and_add(value, 1);
+		__sync_fetch_and_add(value, n);
+}
+
+static __always_inline void count(__u32 counter)
+{
+	count_n(counter, 1);
 }
 
 static __always_inline bool port_watched(__u32 port)
@@ -75,120 +76,18 @@ static __always_inline __u64 wake_flags(__u64 size)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/* Stage records per CPU and write them out in batches (struct ws_batch).
- * Set by the loader; the syscall capture leaves it off. */
-const volatile bool staging = false;
-
-/* One CPU's staged records: data[] is a struct ws_batch and then the records.
- * The room past WS_STAGE_BYTES is never filled: it lets the verifier see that
- * a record written at any offset below WS_STAGE_BYTES fits. */
-struct stage {
-	__u32 busy;    /* programs of this CPU inside the stage (see stage_enter) */
-	__u32 len;     /* bytes of data[] in use, the batch header included; 0: empty */
-	__u32 records;
-	__u32 pad;
-	__u8 data[WS_STAGE_BYTES + sizeof(struct ws_event) + WS_STAGE_SAMPLE_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stage);
-} stages SEC(".maps");
-
-static __always_inline void count_n(__u32 counter, __u32 n)
+/* Copy size bytes into one ring record, counted as records events sent (a
+ * batch holds several) or lost. */
+static __always_inline void ring_output(void *data, __u64 size, __u32 records)
 {
-	__u64 *value = bpf_map_lookup_elem(&counters, &counter);
-
-	if (value)
-		__sync_fetch_and_add(value, n);
-}
-
-/* Take this CPU's stage, or NULL when another program of this CPU is in it
- * (one this run interrupted, or preempted): that run then writes to the ring
- * directly. Without compare-and-swap, which 5.10 lacks: each run adds one and
- * owns the stage only if it then reads one. Runs that overlap on one CPU see
- * each other's increment, so at most one of them reads one. */
-static __always_inline struct stage *stage_enter(void)
-{
-	__u32 zero = 0;
-	struct stage *sg = bpf_map_lookup_elem(&stages, &zero);
-
-	if (!sg)
-		return NULL;
-	__sync_fetch_and_add(&sg->busy, 1);
-	if (*(volatile __u32 *)&sg->busy == 1)
-		return sg;
-	__sync_fetch_and_add(&sg->busy, -1);
-	return NULL;
-}
-
-static __always_inline void stage_exit(struct stage *sg)
-{
-	__sync_fetch_and_add(&sg->busy, -1);
-}
-
-/* Write the staged records to the ring as one batch and empty the stage. */
-static __always_inline void stage_flush(struct stage *sg)
-{
-	struct ws_batch *b = (void *)sg->data;
-	__u32 len = sg->len, records = sg->records;
-
-	if (len <= sizeof(*b) || !records)
-		return;
-	if (len > WS_STAGE_BYTES)
-		len = WS_STAGE_BYTES;
-	b->type = WS_EV_BATCH;
-	b->reserved[0] = b->reserved[1] = b->reserved[2] = 0;
-	b->cpu = bpf_get_smp_processor_id();
-	b->records = records;
-	b->bytes = len - sizeof(*b);
-	count_n(bpf_ringbuf_output(&events, b, len, wake_flags(len)) ? WS_CNT_LOST : WS_CNT_EMITTED, records);
-	sg->len = 0;
-	sg->records = 0;
-}
-
-/* Room for a record of sample_len bytes in an entered stage, flushing it
- * first if full; the record's offset in data[]. */
-static __always_inline __u32 stage_room(struct stage *sg, __u32 sample_len)
-{
-	if (sg->len + ws_staged_size(sample_len) > WS_STAGE_BYTES)
-		stage_flush(sg);
-	if (sg->len < sizeof(struct ws_batch)) {
-		__u32 cpu = bpf_get_smp_processor_id();
-
-		sg->len = sizeof(struct ws_batch);
-		if (cpu < WS_STAGE_DIRTY_CPUS)
-			stage_dirty[cpu] = 1;
-	}
-	/* Below WS_STAGE_BYTES already; the mask says so to the verifier. */
-	return sg->len & (WS_STAGE_BYTES - 1);
-}
-
-static __always_inline void stage_commit(struct stage *sg, __u32 off, __u32 sample_len)
-{
-	sg->len = off + ws_staged_size(sample_len);
-	sg->records++;
+	count_n(bpf_ringbuf_output(&events, data, size, wake_flags(size)) ? WS_CNT_LOST : WS_CNT_EMITTED, records);
 }
 
 /* Send an event without sample bytes (owner, close, a bare FIN or RST),
  * built on the caller's stack: nothing another program on this CPU shares. */
 static __always_inline void emit_event(const struct ws_event *ev)
 {
-	struct stage *sg = staging ? stage_enter() : NULL;
-	__u32 off;
-
-	if (sg) {
-		off = stage_room(sg, 0);
-		*(struct ws_event *)(sg->data + off) = *ev;
-		((struct ws_event *)(sg->data + off))->sample_len = 0;
-		stage_commit(sg, off, 0);
-		stage_exit(sg);
-		return;
-	}
-	count(bpf_ringbuf_output(&events, (void *)ev, sizeof(*ev), wake_flags(sizeof(*ev))) ? WS_CNT_LOST
-											      : WS_CNT_EMITTED);
+	ring_output((void *)ev, sizeof(*ev), 1);
 }
 
 /* Does a segment beginning with these bytes possibly start a head? Requests

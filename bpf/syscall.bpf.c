@@ -62,7 +62,7 @@ static __always_inline void emit(struct scratch *sc, __u32 n)
 		n = WS_SAMPLE_MAX;
 	sc->ev.sample_len = n;
 	size = sizeof(struct ws_event) + n;
-	count(bpf_ringbuf_output(&events, sc, size, wake_flags(size)) ? WS_CNT_LOST : WS_CNT_EMITTED);
+	ring_output(sc, size, 1);
 }
 
 /* Stop the head's window where the head ends, when it ends with the sample. */

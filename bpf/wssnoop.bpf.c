@@ -9,7 +9,9 @@
  * Tracepoints add what the packet path cannot know: which process reads or
  * writes the socket (sock:sock_recv_length / sock_send_length from 6.3,
  * tcp:tcp_rcv_space_adjust before) and when the socket is gone
- * (sock:inet_sock_set_state).
+ * (sock:inet_sock_set_state). Records are staged per CPU and reach the ring
+ * in batches where the loader can flush them (see stage_put()); the syscall
+ * capture, which shares capture.bpf.h, does not stage.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -324,6 +326,122 @@ static __always_inline void fill_lifetime(struct ws_lifetime *life, const struct
 	}
 }
 
+/*
+ * Per-CPU staging (struct ws_batch): records gathered in this CPU's stage and
+ * written to the ring together when it is full or when the loader runs
+ * wssnoop_flush on this CPU. Set by the loader where it can run the flush.
+ */
+const volatile bool staging = false;
+
+/* Set when a CPU's stage takes its first record, cleared by the loader before
+ * it flushes that stage: the loader runs the flush only on CPUs with
+ * something staged, and idle CPUs are left alone. */
+__u8 stage_dirty[WS_STAGE_DIRTY_CPUS];
+
+/* One CPU's staged records: data[] is a struct ws_batch and then the records.
+ * The room past WS_STAGE_BYTES is never filled: it lets the verifier see that
+ * a record written at any offset below WS_STAGE_BYTES fits. */
+struct stage {
+	__u32 busy;    /* programs of this CPU inside the stage (see stage_enter) */
+	__u32 len;     /* bytes of data[] in use, the batch header included; 0: empty */
+	__u32 records;
+	__u32 pad;
+	__u8 data[WS_STAGE_BYTES + sizeof(struct ws_event) + WS_STAGE_SAMPLE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stage);
+} stages SEC(".maps");
+
+/* Take this CPU's stage, or NULL when another program of this CPU is in it
+ * (one this run interrupted, or preempted): that run then writes to the ring
+ * directly. Without compare-and-swap, which 5.10 lacks: each run adds one and
+ * owns the stage only if it then reads one. Runs that overlap on one CPU see
+ * each other's increment, so at most one of them reads one. */
+static __always_inline struct stage *stage_enter(void)
+{
+	__u32 zero = 0;
+	struct stage *sg = bpf_map_lookup_elem(&stages, &zero);
+
+	if (!sg)
+		return NULL;
+	__sync_fetch_and_add(&sg->busy, 1);
+	if (*(volatile __u32 *)&sg->busy == 1)
+		return sg;
+	__sync_fetch_and_add(&sg->busy, -1);
+	return NULL;
+}
+
+static __always_inline void stage_exit(struct stage *sg)
+{
+	__sync_fetch_and_add(&sg->busy, -1);
+}
+
+/* Write the staged records to the ring as one batch and empty the stage. */
+static __always_inline void stage_flush(struct stage *sg)
+{
+	struct ws_batch *b = (void *)sg->data;
+	__u32 len = sg->len;
+
+	if (!sg->records)
+		return;
+	if (len > WS_STAGE_BYTES) /* never; for the verifier */
+		len = WS_STAGE_BYTES;
+	b->type = WS_EV_BATCH;
+	b->reserved[0] = b->reserved[1] = b->reserved[2] = 0;
+	b->cpu = bpf_get_smp_processor_id();
+	b->records = sg->records;
+	b->bytes = len - sizeof(*b);
+	ring_output(b, len, sg->records);
+	sg->len = 0;
+	sg->records = 0;
+}
+
+/* Stage a record: the header, and n bytes of the packet from off (n 0: none).
+ * False when the stage is taken; the caller then writes a ring record of its
+ * own. */
+static __always_inline bool stage_put(const struct ws_event *hdr, struct __sk_buff *skb, __u32 off, __u32 n)
+{
+	struct stage *sg = staging ? stage_enter() : NULL;
+	struct ws_event *rec;
+	__u32 pos, cpu;
+
+	if (!sg)
+		return false;
+	if (sg->len + ws_staged_size(n) > WS_STAGE_BYTES)
+		stage_flush(sg);
+	if (!sg->records) {
+		sg->len = sizeof(struct ws_batch);
+		cpu = bpf_get_smp_processor_id();
+		if (cpu < WS_STAGE_DIRTY_CPUS)
+			stage_dirty[cpu] = 1;
+	}
+	/* Below WS_STAGE_BYTES already; the mask says so to the verifier. */
+	pos = sg->len & (WS_STAGE_BYTES - 1);
+	rec = (void *)(sg->data + pos);
+	*rec = *hdr;
+	rec->sample_len = n;
+	/* n is in [1, WS_STAGE_SAMPLE_MAX] when there are bytes. */
+	if (n && bpf_skb_load_bytes(skb, off, rec + 1, ((n - 1) & (WS_STAGE_SAMPLE_MAX - 1)) + 1) < 0) {
+		count(WS_CNT_LOST);
+	} else {
+		sg->len = pos + ws_staged_size(n);
+		sg->records++;
+	}
+	stage_exit(sg);
+	return true;
+}
+
+/* An event without sample bytes: staged where it can be, else its own record. */
+static __always_inline void send_event(const struct ws_event *ev)
+{
+	if (!stage_put(ev, NULL, 0, 0))
+		emit_event(ev);
+}
+
 /* A sampled segment goes straight from the packet into its ring record: no
  * per-CPU scratch copy in between (which a softirq on the same CPU could
  * overwrite half-way) and one copy less. The verifier wants the record's
@@ -349,29 +467,6 @@ static __always_inline void send_sample(struct __sk_buff *skb, const struct ws_e
 	}
 	count(WS_CNT_EMITTED);
 	bpf_ringbuf_submit(rec, wake);
-}
-
-/* A sample into this CPU's stage, to go out with the next batch; false when
- * the stage is taken (the caller then writes a ring record of its own). */
-static __always_inline bool stage_sample(struct __sk_buff *skb, const struct ws_event *hdr, __u32 off, __u32 n)
-{
-	struct stage *sg = stage_enter();
-	struct ws_event *rec;
-	__u32 pos;
-
-	if (!sg)
-		return false;
-	pos = stage_room(sg, n);
-	rec = (void *)(sg->data + pos);
-	*rec = *hdr;
-	rec->sample_len = n;
-	/* n is in [1, WS_STAGE_SAMPLE_MAX]. */
-	if (bpf_skb_load_bytes(skb, off, rec + 1, ((n - 1) & (WS_STAGE_SAMPLE_MAX - 1)) + 1) < 0)
-		count(WS_CNT_LOST);
-	else
-		stage_commit(sg, pos, n);
-	stage_exit(sg);
-	return true;
 }
 
 /* The smallest class of sample room that holds n bytes. */
@@ -525,7 +620,7 @@ send:
 		return 1;
 	}
 	if (!n) {
-		emit_event(&hdr);
+		send_event(&hdr);
 		return 1;
 	}
 	if (lane && may_end_window(flags, n, payload_len)) {
@@ -536,7 +631,7 @@ send:
 			lane->head.budget_end = seq + n;
 	}
 	count(WS_CNT_SAMPLED); /* chosen to be sampled, whether or not the ring has room */
-	if (staging && n <= WS_STAGE_SAMPLE_MAX && stage_sample(skb, &hdr, payload_off, n))
+	if (n <= WS_STAGE_SAMPLE_MAX && stage_put(&hdr, skb, payload_off, n))
 		goto sent;
 	cap = sample_class(n);
 	wake = wake_flags(sizeof(struct ws_event) + cap);
@@ -629,7 +724,7 @@ static __always_inline int note_owner(struct sock *sk, int ret, __u8 source)
 	ev.ts_ns = bpf_ktime_get_ns();
 	ev.local_port = local_port(sk);
 	count(WS_CNT_OWNER);
-	emit_event(&ev);
+	send_event(&ev);
 	return 0;
 }
 
@@ -674,6 +769,6 @@ int BPF_PROG(wssnoop_set_state, const struct sock *sk, const int oldstate, const
 	ev.local_port = local_port(sk);
 	ev.flags = oldstate; /* the state it left, for diagnostics */
 	count(WS_CNT_CLOSE);
-	emit_event(&ev);
+	send_event(&ev);
 	return 0;
 }

@@ -51,7 +51,6 @@ struct capture {
 	struct reorder *reorder;
 	int flush_fd;		 /* wssnoop_flush, run on each CPU */
 	int n_cpus;
-	uint64_t *flushed_ns;	 /* per CPU: when its stage was last flushed */
 	uint64_t last_kick_ns;
 	uint64_t delivered_ns;	 /* every record stamped before this has been handed on */
 	struct capture_stats stats;
@@ -68,7 +67,7 @@ struct capture {
 /* Flush sooner when this many records wait to be put in order. */
 #define KICK_HELD 8192
 
-static uint64_t mono_ns(void)
+uint64_t capture_clock_ns(void)
 {
 	struct timespec ts;
 
@@ -342,12 +341,11 @@ static int start_staging(struct capture *c, int flush_fd, char *err, size_t errl
 		return fail(err, errlen, "cannot count the CPUs: %s", strerror(-n));
 	c->n_cpus = n;
 	c->flush_fd = flush_fd;
-	c->flushed_ns = calloc(n, sizeof(*c->flushed_ns));
 	/* What waits to be put in order is bounded like the ring, but never so
 	 * tightly that a small ring forces records out before their flush. */
 	c->reorder = reorder_new(c->opts.ringbuf_bytes > (1u << 20) ? c->opts.ringbuf_bytes : 1u << 20,
 				 c->opts.on_event, c->opts.ctx);
-	if (!c->flushed_ns || !c->reorder)
+	if (!c->reorder)
 		return fail(err, errlen, "out of memory");
 	return 0;
 }
@@ -560,51 +558,56 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Flush every CPU's stage. A CPU whose stage was taken by a run the flush
- * interrupted is asked again; if it stays taken, its records stamped since
- * its last flush are not yet known to be in, and delivery waits for them. */
+/* Run the flush on one CPU; false when its stage stayed taken by the run the
+ * flush interrupted. An offline CPU has nothing staged; an error (not
+ * expected once probed) is counted, as waiting would not bring the records
+ * any sooner. */
+static bool flush_cpu(struct capture *c, int cpu)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		struct bpf_test_run_opts run = {.sz = sizeof(run), .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu};
+		int err = bpf_prog_test_run_opts(c->flush_fd, &run);
+
+		if (err == -ENXIO || (!err && run.retval == 0))
+			return true;
+		if (err) {
+			c->stats.flush_errors++;
+			return true;
+		}
+		c->stats.flush_busy++;
+	}
+	return false;
+}
+
+/* Flush the stage of every CPU that staged something since its last flush
+ * (the flag is cleared first, so that a record staged after the flush sets
+ * it again). Records stamped before this round, less the slack, are then
+ * all in; if a stage stayed taken, delivery waits for a round that gets
+ * them all. */
 static void kick_stages(struct capture *c)
 {
-	uint64_t t = mono_ns(), until = t;
+	uint64_t t = capture_clock_ns();
+	bool all = true;
 
 	for (int cpu = 0; cpu < c->n_cpus; cpu++) {
-		/* Nothing staged since its last flush: nothing to wait for. The
-		 * flag is cleared before the flush, so that a record staged after
-		 * the flush sets it again. */
-		if (cpu < WS_STAGE_DIRTY_CPUS) {
-			if (!c->stage_dirty[cpu]) {
-				c->flushed_ns[cpu] = t;
+		bool flagged = cpu < WS_STAGE_DIRTY_CPUS;
+
+		if (flagged) {
+			if (!c->stage_dirty[cpu])
 				continue;
-			}
 			c->stage_dirty[cpu] = 0;
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		}
-		for (int attempt = 0; attempt < 3; attempt++) {
-			struct bpf_test_run_opts run = {.sz = sizeof(run), .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu};
-			int err = bpf_prog_test_run_opts(c->flush_fd, &run);
-
-			if (err == -ENXIO || (!err && run.retval == 0)) {
-				c->flushed_ns[cpu] = t; /* flushed, or offline */
-				break;
-			}
-			if (err) {
-				/* Not expected once probed; waiting would not bring the
-				 * records any sooner. */
-				c->stats.flush_errors++;
-				c->flushed_ns[cpu] = t;
-				break;
-			}
-			c->stats.flush_busy++;
-		}
-		if (cpu < WS_STAGE_DIRTY_CPUS && c->flushed_ns[cpu] != t)
-			c->stage_dirty[cpu] = 1; /* still staged: try again next round */
-		if (c->flushed_ns[cpu] < until)
-			until = c->flushed_ns[cpu];
+		if (flush_cpu(c, cpu))
+			continue;
+		all = false;
+		if (flagged)
+			c->stage_dirty[cpu] = 1; /* still staged: again next round */
 	}
 	c->last_kick_ns = t;
 	c->stats.flushes++;
-	if (until > KICK_SLACK_NS && until - KICK_SLACK_NS > c->delivered_ns)
-		c->delivered_ns = until - KICK_SLACK_NS;
+	if (all && t > KICK_SLACK_NS && t - KICK_SLACK_NS > c->delivered_ns)
+		c->delivered_ns = t - KICK_SLACK_NS;
 }
 
 int capture_poll(struct capture *c, int timeout_ms)
@@ -614,7 +617,7 @@ int capture_poll(struct capture *c, int timeout_ms)
 
 	if (n < 0)
 		return n;
-	if (c->reorder && (mono_ns() - c->last_kick_ns >= KICK_NS || reorder_held(c->reorder) >= KICK_HELD))
+	if (c->reorder && (capture_clock_ns() - c->last_kick_ns >= KICK_NS || reorder_held(c->reorder) >= KICK_HELD))
 		kick_stages(c);
 	/* Records written with BPF_RB_NO_WAKEUP do not wake epoll: take them too. */
 	more = ring_buffer__consume(c->rb);
@@ -747,6 +750,5 @@ void capture_close(struct capture *c)
 	}
 	free(c->log_buf);
 	reorder_free(c->reorder);
-	free(c->flushed_ns);
 	free(c);
 }

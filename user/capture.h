@@ -42,7 +42,7 @@ struct capture;
 struct capture_stats {
 	uint64_t batches;      /* batch records read */
 	uint64_t batch_errors; /* batches that did not add up (never expected) */
-	uint64_t flushes;      /* rounds of flushing every CPU's stage */
+	uint64_t flushes;      /* rounds of flushing the stages of the CPUs that staged something */
 	uint64_t flush_busy;   /* a CPU's stage was taken when asked to flush: asked again */
 	uint64_t flush_errors; /* the flush program could not be run */
 	uint64_t late;	       /* records that came after later ones were handed on: out of order */
@@ -53,8 +53,6 @@ struct capture_stats {
 int capture_open(const struct capture_opts *opts, struct capture **out, char *err, size_t errlen);
 /* Watch or stop watching a local port; takes effect at once. */
 void capture_watch_port(struct capture *c, unsigned port, bool on);
-/* Wait up to timeout_ms for records, then hand over everything waiting.
- * Returns the number of records handled, or a negative errno. */
 /* Wait up to timeout_ms for records and hand on, in time order, those that
  * are known to be complete. Returns records read, or a negative errno. */
 int capture_poll(struct capture *c, int timeout_ms);
@@ -63,6 +61,8 @@ int capture_drain(struct capture *c);
 /* The time up to which every record has been handed on (now_ns when records
  * are not held back): what timeouts should be measured against. */
 uint64_t capture_delivered_until(const struct capture *c, uint64_t now_ns);
+/* CLOCK_MONOTONIC in ns: the clock the kernel side stamps records with. */
+uint64_t capture_clock_ns(void);
 void capture_stats(const struct capture *c, struct capture_stats *out);
 /* Once everything is attached: give up the capabilities that loading and
  * attaching needed (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, ...), keeping only

@@ -360,14 +360,6 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static double real_s(void)
 {
 	struct timespec ts;
@@ -756,12 +748,12 @@ int main(int argc, char **argv)
 	fprintf(stderr, "%s\n", app.set.daemon ? "" : "; Ctrl-C to stop");
 	report_header(&app.pipe.reporter);
 
-	start = mono_ns();
+	start = capture_clock_ns();
 	if (app.set.duration_s)
 		deadline = start + (uint64_t)app.set.duration_s * 1000000000ULL;
 	while (!exiting) {
 		int n = capture_poll(app.cap, POLL_MS);
-		uint64_t now = mono_ns();
+		uint64_t now = capture_clock_ns();
 
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "wssnoop: reading the ring buffer failed: %s\n", strerror(-n));
@@ -789,16 +781,17 @@ int main(int argc, char **argv)
 		capture_watch_port(app.cap, app.set.ports[i], false);
 	capture_drain(app.cap);
 	pipeline_finish(&app.pipe);
-	print_summary(&app, (double)(mono_ns() - start) / 1e9);
+	print_summary(&app, (double)(capture_clock_ns() - start) / 1e9);
 	if (app.set.verbose) {
 		struct capture_stats cs;
 
 		capture_stats(app.cap, &cs);
 		fprintf(stderr,
-			"wssnoop: staging: %llu batches, %llu flush rounds (%llu found a stage taken, %llu failed), "
-			"%llu records late, %llu handed on early\n",
-			(unsigned long long)cs.batches, (unsigned long long)cs.flushes, (unsigned long long)cs.flush_busy,
-			(unsigned long long)cs.flush_errors, (unsigned long long)cs.late, (unsigned long long)cs.forced);
+			"wssnoop: staging: %llu batches (%llu did not add up), %llu flush rounds (%llu found a stage "
+			"taken, %llu failed), %llu records late, %llu handed on early\n",
+			(unsigned long long)cs.batches, (unsigned long long)cs.batch_errors, (unsigned long long)cs.flushes,
+			(unsigned long long)cs.flush_busy, (unsigned long long)cs.flush_errors, (unsigned long long)cs.late,
+			(unsigned long long)cs.forced);
 	}
 	ret = 0;
 cleanup:

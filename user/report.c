@@ -78,16 +78,13 @@ static void ob_puts(struct out_buf *b, const char *s)
 /* v in decimal at out, NUL-terminated (out: 21 bytes at least); its length. */
 static size_t format_uint(unsigned long long v, char *out)
 {
-	char digits[24];
-	size_t n = sizeof(digits), len;
+	size_t len = 1;
 
-	do {
-		digits[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	len = sizeof(digits) - n;
-	memcpy(out, digits + n, len);
+	for (unsigned long long rest = v; rest >= 10; rest /= 10)
+		len++;
 	out[len] = 0;
+	for (size_t i = len; i-- > 0; v /= 10)
+		out[i] = (char)('0' + v % 10);
 	return len;
 }
 

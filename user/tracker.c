@@ -288,16 +288,30 @@ static void pending_finish(struct tracker *t, struct conn *c, enum exchange_end 
 	}
 }
 
-static void conn_free(struct tracker *t, struct conn *c)
+/* The connection into, and out of, the bucket of its cookie. */
+static void hash_link(struct tracker *t, struct conn *c)
 {
-	if (c->pre_accept)
-		t->pre_accept_conns--;
+	size_t b = bucket_of(t, c->meta.cookie);
+
+	c->hash_next = t->buckets[b];
+	t->buckets[b] = c;
+}
+
+static void hash_unlink(struct tracker *t, struct conn *c)
+{
 	struct conn **pp = &t->buckets[bucket_of(t, c->meta.cookie)];
 
 	while (*pp && *pp != c)
 		pp = &(*pp)->hash_next;
 	if (*pp)
 		*pp = c->hash_next;
+}
+
+static void conn_free(struct tracker *t, struct conn *c)
+{
+	if (c->pre_accept)
+		t->pre_accept_conns--;
+	hash_unlink(t, c);
 	lru_unlink(t, c);
 	asm_release(&c->dir[0]);
 	asm_release(&c->dir[1]);
@@ -320,7 +334,6 @@ static struct conn *conn_find(struct tracker *t, uint64_t cookie)
 static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 {
 	struct conn *c = conn_find(t, cookie);
-	size_t b;
 
 	if (c) {
 		if (c != t->lru_head) {
@@ -342,9 +355,7 @@ static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 	c->meta.cookie = cookie;
 	c->dir[WS_DIR_IN].cap = c->dir[WS_DIR_IN].budget = t->opts.request_budget;
 	c->dir[WS_DIR_OUT].cap = c->dir[WS_DIR_OUT].budget = t->opts.answer_budget;
-	b = bucket_of(t, cookie);
-	c->hash_next = t->buckets[b];
-	t->buckets[b] = c;
+	hash_link(t, c);
 	lru_push_front(t, c);
 	t->stats.conns++;
 	t->stats.conns_seen++;
@@ -709,16 +720,9 @@ static void data_event(struct tracker *t, struct conn *c, const struct ws_event 
 /* Move a connection to another key in the table. */
 static void conn_rekey(struct tracker *t, struct conn *c, uint64_t cookie)
 {
-	struct conn **pp = &t->buckets[bucket_of(t, c->meta.cookie)];
-	size_t b = bucket_of(t, cookie);
-
-	while (*pp && *pp != c)
-		pp = &(*pp)->hash_next;
-	if (*pp)
-		*pp = c->hash_next;
+	hash_unlink(t, c);
 	c->meta.cookie = cookie;
-	c->hash_next = t->buckets[b];
-	t->buckets[b] = c;
+	hash_link(t, c);
 }
 
 /* The first record under a connection's own cookie: if its first bytes came

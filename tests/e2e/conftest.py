@@ -56,6 +56,14 @@ def pytest_runtest_call(item):
 
 
 @pytest.fixture(scope="session")
+def wspeer_bin():
+    """build/wspeer, the static C test peer (built if missing)."""
+    if not os.access(helpers.WSPEER, os.X_OK):
+        helpers.run(["make", "-C", helpers.REPO, "--no-print-directory", "build/wspeer"], timeout=120, check=True)
+    return helpers.WSPEER
+
+
+@pytest.fixture(scope="session")
 def workdir(request):
     path = tempfile.mkdtemp(prefix="wssnoop-e2e-")
     yield path

@@ -376,6 +376,34 @@ def node_ws_client(url, timeout=8.0):
 # wssnoop
 
 
+WSPEER = os.path.join(REPO, "build", "wspeer")
+
+
+def start_wspeer(workdir, name, prefix=()):
+    """build/wspeer server on a free port, under prefix (taskset, ...) if
+    given; returns (Proc, port)."""
+    port = free_port()
+    proc = Proc(name, list(prefix) + [WSPEER, "server", str(port)], workdir)
+    try:
+        wait_port(port, 10, proc)
+    except Exception:
+        proc.stop()
+        raise
+    return proc, port
+
+
+def run_load(port, rate, seconds, timeout=None, prefix=()):
+    """wspeer load: a fixed mix (5/10 valid, 1/10 GET then valid on the same
+    connection, 2/10 without Upgrade, 1/10 HTTP/1.0, 1/10 version 8), under
+    prefix if given. Returns its JSON counts."""
+    done = run(list(prefix) + [WSPEER, "load", "127.0.0.1", str(port), str(rate), str(seconds)],
+               timeout=timeout or seconds + 30)
+    line = done.stdout.decode().strip().splitlines()[-1]
+    counts = json.loads(line)
+    assert counts["errors"] == 0 and counts["wrong"] == 0, f"the load itself failed: {line}\n{done.stderr!r}"
+    return counts
+
+
 class WssnoopNotSupported(Exception):
     """wssnoop refused the options with exit code 2 (a usage error), or said
     that the capture asked for is not available in this build."""

@@ -27,9 +27,8 @@ import pytest
 
 import expect
 import helpers
-from helpers import Proc, Wssnoop, WssnoopNotSupported, free_port
+from helpers import Proc, Wssnoop, WssnoopNotSupported, free_port, run_load, start_wspeer
 
-WSPEER = os.path.join(helpers.REPO, "build", "wspeer")
 KILL_CYCLES = int(os.environ.get("WSSNOOP_KILL_CYCLES", "100"))
 FLOOD = int(os.environ.get("WSSNOOP_FLOOD", "20000"))
 SHORT_CONNS = int(os.environ.get("WSSNOOP_SHORT_CONNS", "100000"))
@@ -40,25 +39,6 @@ MISSING_HEADER_RULES = {"host-missing", "upgrade-missing", "connection-no-upgrad
 
 # --------------------------------------------------------------------------
 # Shared pieces
-
-
-@pytest.fixture(scope="session")
-def wspeer_bin():
-    if not os.access(WSPEER, os.X_OK):
-        helpers.run(["make", "-C", helpers.REPO, "--no-print-directory", "build/wspeer"], timeout=120, check=True)
-    return WSPEER
-
-
-def start_wspeer(workdir, name):
-    """build/wspeer server on a free port; returns (Proc, port)."""
-    port = free_port()
-    proc = Proc(name, [WSPEER, "server", str(port)], workdir)
-    try:
-        helpers.wait_port(port, 10, proc)
-    except Exception:
-        proc.stop()
-        raise
-    return proc, port
 
 
 class RawWssnoop(Wssnoop):
@@ -162,18 +142,6 @@ def wait_text(w, needle, timeout=6.0):
     while needle not in w.raw_stdout():
         assert time.monotonic() < deadline, f"text wssnoop never printed {needle!r}:\n{w.stdout[-1500:]}"
         time.sleep(0.05)
-
-
-def run_load(port, rate, seconds, timeout=None):
-    """wspeer load: a fixed mix (5/10 valid, 1/10 GET then valid on the same
-    connection, 2/10 without Upgrade, 1/10 HTTP/1.0, 1/10 version 8).
-    Returns its JSON counts."""
-    done = helpers.run([WSPEER, "load", "127.0.0.1", str(port), str(rate), str(seconds)],
-                       timeout=timeout or seconds + 30)
-    line = done.stdout.decode().strip().splitlines()[-1]
-    counts = json.loads(line)
-    assert counts["errors"] == 0 and counts["wrong"] == 0, f"the load itself failed: {line}\n{done.stderr!r}"
-    return counts
 
 
 def vm_rss_kib(pid):
