@@ -72,7 +72,8 @@ struct conn_state {
 	__u64 snapshot_ns;   /* when the facts last went to user space */
 	__u64 cookie;	     /* the socket's cookie, asked for once (the helper
 				costs as much as a tenth of a sampled segment here) */
-	__u8 fill[64 - 40];
+	__u64 cgroup_id;     /* the socket's cgroup, asked for once likewise */
+	__u8 fill[64 - 48];
 	struct lane lane[2];
 };
 
@@ -168,18 +169,30 @@ static __always_inline void fill_endpoints(struct __sk_buff *skb, __u32 ports, i
 	ev->remote_port = dir == WS_DIR_IN ? ports >> 16 : ports & 0xffff;
 }
 
-/* The egress path runs in the writer's context: on kernels without a
- * process-context socket tracepoint that is who owns the socket. */
-static __always_inline void fill_owner(struct ws_event *ev, int dir)
+/* The egress path runs in the writer's context when a task holding the
+ * socket sends (write, close, the backlog it works off): that task owns the
+ * socket. A segment sent later from softirq (the window opened, a timer, TCP
+ * small queues) runs in whatever task the softirq interrupted, often the
+ * peer's: the socket is not locked by a task then, and says nothing. */
+static __always_inline void fill_owner(struct __sk_buff *skb, struct ws_event *ev, int dir)
 {
+	struct bpf_sock *sk = skb->sk;
+	struct tcp_sock *tp;
 	__u64 id;
 
 	ev->owner_source = WS_OWNER_NONE;
 	ev->tgid = 0;
 	ev->tid = 0;
 	ev->comm[0] = 0;
-	if (dir != WS_DIR_OUT || !egress_owner)
+	if (dir != WS_DIR_OUT || !egress_owner || !sk)
 		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return;
+	if (!tp->inet_conn.icsk_inet.sk.sk_lock.owned) {
+		count(WS_CNT_SENT_UNOWNED);
+		return;
+	}
 	id = bpf_get_current_pid_tgid();
 	if (id >> 32) {
 		ev->tgid = id >> 32;
@@ -612,8 +625,16 @@ send:
 	/* A socket's cgroup does not change. User space needs it with every
 	 * request (a connection it forgot while idle comes back with one), not
 	 * with the answers that follow. */
-	hdr.cgroup_id = dir == WS_DIR_IN || (flags & (WS_F_FIRST | WS_F_LIFETIME)) || !st ? bpf_skb_cgroup_id(skb) : 0;
-	fill_owner(&hdr, dir);
+	if (dir == WS_DIR_IN || (flags & (WS_F_FIRST | WS_F_LIFETIME)) || !st) {
+		if (st && st->cgroup_id) {
+			hdr.cgroup_id = st->cgroup_id;
+		} else {
+			hdr.cgroup_id = bpf_skb_cgroup_id(skb);
+			if (st)
+				st->cgroup_id = hdr.cgroup_id;
+		}
+	}
+	fill_owner(skb, &hdr, dir);
 	if (flags & WS_F_LIFETIME) {
 		if (st)
 			send_lifetime(&hdr, st);
@@ -703,11 +724,13 @@ static __always_inline int note_owner(struct sock *sk, int ret, __u8 source)
 	/* Runs on every socket read and write of the host: plain loads through
 	 * the tracepoint's BTF pointer, no probe_read. skc_num is the local port
 	 * of a socket that is still hashed, which a socket being used is. */
-	if (ret <= 0 || !port_watched(sk->__sk_common.skc_num))
+	if (ret <= 0)
 		return 0;
-	/* A socket the packet path never sampled has no cookie yet. */
+	/* A socket the packet path never sampled has no cookie yet: most of
+	 * them, and the test reads the socket this read has just used, where
+	 * the port table's page may be cold. */
 	cookie = sk->__sk_common.skc_cookie.counter;
-	if (!cookie)
+	if (!cookie || !port_watched(sk->__sk_common.skc_num))
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	tid = (__u32)id;

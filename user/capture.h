@@ -32,6 +32,7 @@ struct capture_opts {
 	int verbose;		 /* 1: chosen paths; 2: verifier statistics; 3: libbpf debug */
 	bool lifetime;		 /* follow upgraded connections to their end */
 	bool staging;		 /* batch records per CPU where the kernel allows it */
+	bool attribute_reads;	 /* a tracepoint on every socket read, where the egress path would do */
 	capture_event_fn on_event;
 	void *ctx;
 };

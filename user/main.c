@@ -37,7 +37,7 @@ struct settings {
 	unsigned ports[MAX_PORTS];
 	int n_ports;
 	struct path_set paths;
-	bool json, failed_only, show_secrets, wide, daemon, no_lifetime, no_staging;
+	bool json, failed_only, show_secrets, wide, daemon, no_lifetime, no_staging, attribute_reads;
 	int verbose;
 	long duration_s;
 	long timeout_s;
@@ -102,6 +102,7 @@ enum {
 	OPT_CLI_BEGIN,
 	OPT_NO_LIFETIME,
 	OPT_NO_STAGING,
+	OPT_ATTRIBUTE_READS,
 };
 
 static const struct argp_option opts[] = {
@@ -127,6 +128,9 @@ static const struct argp_option opts[] = {
 	 "Do not follow upgraded connections to their end (Close code or 1006, who closed, idle gap)", 0},
 	{"no-staging", OPT_NO_STAGING, NULL, 0,
 	 "One ring-buffer record per event instead of per-CPU batches (less reader CPU, more BPF time)", 0},
+	{"attribute-reads", OPT_ATTRIBUTE_READS, NULL, 0,
+	 "Name the thread that reads each request, even unanswered (a tracepoint on every socket read of the host)",
+	 0},
 	{"daemon", OPT_DAEMON, NULL, 0, "Run as the daemon (the same as the `daemon` command)", 0},
 	{"config", OPT_CONFIG, "FILE", 0, "Daemon configuration file (" DEFAULT_CONFIG ")", 0},
 	{"metrics", OPT_METRICS, "ADDR:PORT", 0, "Serve Prometheus /metrics and /healthz here; `off` to disable (daemon: "
@@ -239,6 +243,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_DAEMON: s->daemon = true; break;
 	case OPT_NO_LIFETIME: s->no_lifetime = true; break;
 	case OPT_NO_STAGING: s->no_staging = true; break;
+	case OPT_ATTRIBUTE_READS: s->attribute_reads = true; break;
 	case OPT_CLI_BEGIN: s->from_cli = true; break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
@@ -527,9 +532,11 @@ static void reload(struct app *app)
 	}
 	if (next.capture != app->set.capture || strcmp(next.cgroup, app->set.cgroup) ||
 	    next.sample_bytes != app->set.sample_bytes || next.ringbuf_kib != app->set.ringbuf_kib ||
-	    strcmp(next.metrics, app->set.metrics) || next.timeout_s != app->set.timeout_s)
-		fprintf(stderr, "wssnoop: reload: capture, cgroup, sample-bytes, ringbuf-kib, timeout and metrics "
-				"take effect at the next start\n");
+	    strcmp(next.metrics, app->set.metrics) || next.timeout_s != app->set.timeout_s ||
+	    next.no_lifetime != app->set.no_lifetime || next.no_staging != app->set.no_staging ||
+	    next.attribute_reads != app->set.attribute_reads)
+		fprintf(stderr, "wssnoop: reload: capture, cgroup, sample-bytes, ringbuf-kib, timeout, metrics, "
+				"no-lifetime, no-staging and attribute-reads take effect at the next start\n");
 	/* New ports on first, then the dropped ones off: a port in both lists
 	 * is never unwatched, not even for a moment. */
 	for (int i = 0; i < next.n_ports; i++)
@@ -601,8 +608,8 @@ static void print_summary(struct app *app, double seconds)
 			"\"segments\":%llu,\"segments_sampled\":%llu,\"answers_unmatched\":%llu,\"conns_evicted\":%llu,"
 			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu,\"ws_closed\":%llu,"
 			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu,"
-			"\"conns_pre_accept\":%llu,\"events_out_of_order\":%llu,\"events_sent\":%llu,"
-			"\"events_received\":%llu}\n",
+			"\"conns_pre_accept\":%llu,\"events_out_of_order\":%llu,\"sends_unattributed\":%llu,"
+			"\"events_sent\":%llu,\"events_received\":%llu}\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced,
 			(unsigned long long)k[WS_CNT_SEGMENTS], (unsigned long long)k[WS_CNT_SAMPLED],
@@ -612,6 +619,7 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
 			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED],
 			(unsigned long long)ts.pre_accept, (unsigned long long)disorder,
+			(unsigned long long)k[WS_CNT_SENT_UNOWNED],
 			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records);
 	} else {
 		fprintf(out, "\n%llu handshake attempt%s in %.1f s: %llu upgraded, %llu failed\n",
@@ -693,6 +701,7 @@ int main(int argc, char **argv)
 	copts.verbose = app.set.verbose;
 	copts.lifetime = !app.set.no_lifetime;
 	copts.staging = !app.set.no_staging;
+	copts.attribute_reads = app.set.attribute_reads;
 	copts.on_event = pipeline_record;
 	copts.ctx = &app.pipe;
 	if (capture_open(&copts, &app.cap, err, sizeof(err))) {
@@ -701,11 +710,14 @@ int main(int argc, char **argv)
 	}
 	/* The pipeline exists before the first poll hands it records. A /proc
 	 * lookup per request only where the kernel side cannot attribute: with
-	 * a tracepoint the owner record comes right after the request. */
+	 * a tracepoint the owner record comes right after the request; with the
+	 * egress path only for exchanges that end without a word from the
+	 * server's own context. */
 	popts.request_budget = copts.request_budget;
 	popts.answer_budget = copts.answer_budget;
 	popts.timeout_ns = (uint64_t)app.set.timeout_s * 1000000000ULL;
 	popts.infer_owner = strcmp(capture_attribution(app.cap), "proc") == 0;
+	popts.infer_unanswered = strcmp(capture_attribution(app.cap), "egress") == 0;
 	popts.lifetime = !app.set.no_lifetime;
 	popts.report.mono_to_real_ns = mono_to_real();
 	popts.report.on_judged = on_judged;

@@ -27,8 +27,9 @@ static void on_lifetime(void *ctx, const struct lifetime_report *l)
 	report_lifetime(&p->reporter, l);
 }
 
-/* Only where the kernel side cannot attribute: the socket most likely still
- * exists when its request head completes. */
+/* Only where the kernel side cannot attribute (the socket most likely still
+ * exists when its request head completes), or could not for this exchange
+ * (no answer, or one sent outside the server's context). */
 static void on_unowned(void *ctx, struct conn_meta *meta)
 {
 	(void)ctx;
@@ -48,7 +49,8 @@ int pipeline_init(struct pipeline *p, const struct pipeline_opts *opts)
 		.idle_ns = IDLE_NS,
 		.max_conns = MAX_CONNS,
 		.on_exchange = on_exchange,
-		.on_unowned = opts->infer_owner ? on_unowned : NULL,
+		.on_unowned = opts->infer_owner || opts->infer_unanswered ? on_unowned : NULL,
+		.unowned_at_report = !opts->infer_owner && opts->infer_unanswered,
 		.on_lifetime = opts->lifetime ? on_lifetime : NULL,
 		.ctx = p,
 	};

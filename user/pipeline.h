@@ -22,6 +22,7 @@ struct pipeline_opts {
 	uint32_t answer_budget;
 	uint64_t timeout_ns;	 /* an unanswered request is reported after this */
 	bool infer_owner;	 /* the kernel side cannot attribute: find owners in /proc */
+	bool infer_unanswered;	 /* it attributes by answers: /proc for exchanges reported without one */
 	bool lifetime;		 /* report how upgraded connections end */
 	/* The reporter's options; out is flushed once per wakeup (batch_flush). */
 	struct report_opts report;

@@ -207,6 +207,8 @@ static void report(struct tracker *t, struct conn *c, struct pending *p, enum ex
 		.answer_ns = answer_ns,
 	};
 
+	if (c->meta.owner_source == WS_OWNER_NONE && t->opts.on_unowned && t->opts.unowned_at_report)
+		t->opts.on_unowned(t->opts.ctx, &c->meta);
 	if (t->opts.on_exchange)
 		t->opts.on_exchange(t->opts.ctx, &x);
 }
@@ -450,7 +452,7 @@ static void request_complete(struct tracker *t, struct conn *c, const uint8_t *h
 	t->stats.requests++;
 	if (truncated)
 		t->stats.truncated++;
-	if (c->meta.owner_source == WS_OWNER_NONE && t->opts.on_unowned)
+	if (c->meta.owner_source == WS_OWNER_NONE && t->opts.on_unowned && !t->opts.unowned_at_report)
 		t->opts.on_unowned(t->opts.ctx, &c->meta);
 	c->requests++;
 	if (c->n_pending == PENDING_MAX) {

@@ -84,6 +84,11 @@ struct tracker_opts {
 	 * still unknown, while the socket most likely still exists: the caller
 	 * may fill in tgid/tid/owner_source (e.g. from /proc). May be NULL. */
 	void (*on_unowned)(void *ctx, struct conn_meta *meta);
+	/* Ask on_unowned only when an exchange is about to be reported without
+	 * an owner, not when its request completes: the kernel side attributes
+	 * by the answer (the egress path), which comes later, and a /proc scan
+	 * per request would cost more than the whole capture. */
+	bool unowned_at_report;
 	lifetime_fn on_lifetime; /* may be NULL */
 	void *ctx;
 };

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import select
+import re
 import signal
 import socket
 import ssl
@@ -492,6 +493,12 @@ class Wssnoop:
     @property
     def events(self):
         return [r for r in self.records() if r.get("type") == "handshake"]
+
+    def chosen(self, path):
+        """What -v said at start about a kernel path: capture, attribution, staging."""
+        m = re.search(rf"\b{path}=(\S+)", self.stderr)
+        assert m, f"-v did not say which {path} was chosen:\n{self.stderr}"
+        return m.group(1)
 
     @property
     def summary(self):

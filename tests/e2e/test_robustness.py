@@ -655,13 +655,15 @@ def test_short_connections_leave_no_state(workdir, wssnoop_binary, wspeer_bin):
     counts exact (attempts == handshakes sent, by verdict), and nothing is
     left per connection: wssnoop_connections_tracked and the kernel's
     `owners` LRU map go back to (near) zero, and stay bounded by what is in
-    flight meanwhile."""
+    flight meanwhile. With --attribute-reads, which is what fills that map
+    (by default the answers' egress path attributes and it stays empty)."""
     proc, port = start_wspeer(workdir, "wspeer-short")
     mport = free_port()
     out_path = os.path.join(workdir, "wssnoop-short.txt")
     try:
         with open(out_path, "wb") as out:
-            p = subprocess.Popen([wssnoop_binary, "-p", str(port), "--metrics", f"127.0.0.1:{mport}"],
+            p = subprocess.Popen([wssnoop_binary, "-p", str(port), "--attribute-reads",
+                                  "--metrics", f"127.0.0.1:{mport}"],
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
                                  start_new_session=True)
         try:

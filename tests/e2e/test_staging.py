@@ -29,12 +29,6 @@ def start_wssnoop(workdir, name, port, staging=True):
     return w
 
 
-def chosen(w):
-    m = re.search(r"staging=(\S+)", w.stderr)
-    assert m, f"-v did not say how records are staged:\n{w.stderr}"
-    return m.group(1)
-
-
 def judged_exactly(w, counts):
     """Every attempt the load made reported once with the verdict it earned,
     nothing mismatched, out of order or lost."""
@@ -61,7 +55,7 @@ def test_lone_record_is_flushed_without_more_traffic(workdir, wspeer_bin):
     try:
         w = start_wssnoop(workdir, "wssnoop-lone", port)
         try:
-            if chosen(w) != "per-cpu":
+            if w.chosen("staging") != "per-cpu":
                 pytest.skip(f"this kernel does not stage: {w.stderr[-300:]}")
             # Past wssnoop's first rounds of polling and flushing, so that
             # only a later flush can bring these records.
@@ -105,9 +99,9 @@ def test_staged_and_single_records_judge_alike(workdir, wspeer_bin):
         results[staging] = (w, counts)
     staged, counts = results[True]
     single, single_counts = results[False]
-    assert chosen(single) == "off"
+    assert single.chosen("staging") == "off"
     judged_exactly(single, single_counts)
-    if chosen(staged) != "per-cpu":
+    if staged.chosen("staging") != "per-cpu":
         pytest.skip(f"this kernel does not stage: {staged.stderr[-300:]}")
     judged_exactly(staged, counts)
     m = STAGING_LINE.search(staged.stderr)
