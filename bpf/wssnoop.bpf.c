@@ -513,6 +513,7 @@ static __always_inline void send_lifetime(const struct ws_event *hdr, const stru
 	bpf_ringbuf_submit(rec, wake_flags(sizeof(*rec)));
 }
 
+/* A segment of a watched port (the caller tested skb->local_port). */
 static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 {
 	struct conn_state *st = NULL;
@@ -526,8 +527,6 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	__u64 now, wake;
 	__u32 cap;
 
-	if (!port_watched(skb->local_port))
-		return 1;
 	if (locate_tcp(skb, &tcp, &payload_off, &tcp_flags) < 0) {
 		count(WS_CNT_NOT_TCP);
 		return 1;
@@ -679,15 +678,22 @@ sent:
 	return 1;
 }
 
+/* Every packet of the cgroup's sockets passes here: the port test comes
+ * first, before handle_skb() zeroes its records (which the compiler puts at
+ * the top of the function they are declared in). */
 SEC("cgroup_skb/ingress")
 int wssnoop_ingress(struct __sk_buff *skb)
 {
+	if (!port_watched(skb->local_port))
+		return 1;
 	return handle_skb(skb, WS_DIR_IN);
 }
 
 SEC("cgroup_skb/egress")
 int wssnoop_egress(struct __sk_buff *skb)
 {
+	if (!port_watched(skb->local_port))
+		return 1;
 	return handle_skb(skb, WS_DIR_OUT);
 }
 

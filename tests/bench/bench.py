@@ -38,7 +38,7 @@ Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
 BENCH_STATS_SECONDS (2: the wrk or echo run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
 BENCH_ECHO_SECONDS (4), BENCH_ECHO_CONNS (16),
-BENCH_ARMS (comma list, default all but wssnoop-unstaged-port), BENCH_WORKLOADS (keepalive,close,
+BENCH_ARMS (comma list, default all but wssnoop-unstaged-port and wssnoop-reads-*), BENCH_WORKLOADS (keepalive,close,
 websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
@@ -90,8 +90,9 @@ STOP_TIMEOUT = env_num("BENCH_STOP_TIMEOUT", 10.0, float)
 ALL_ARMS = ["none", "wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port",
             "tcpdump", "bpftrace", "wssnoop-nolife"]
 # Not in the default set: one ring record per event (--no-staging), to
-# measure what per-CPU staging saves (BENCH_ARMS=none,wssnoop-port,wssnoop-unstaged-port).
-OPTIONAL_ARMS = ["wssnoop-unstaged-port"]
+# measure what per-CPU staging saves (BENCH_ARMS=none,wssnoop-port,wssnoop-unstaged-port),
+# and the read tracepoint (--attribute-reads), to measure what it costs.
+OPTIONAL_ARMS = ["wssnoop-unstaged-port", "wssnoop-reads-other", "wssnoop-reads-port"]
 # --no-lifetime changes nothing before an upgrade: only the echo workload runs it.
 LIFETIME_ONLY_ARMS = {"wssnoop-nolife"}
 ARM_TEXT = {
@@ -104,6 +105,8 @@ ARM_TEXT = {
     "bpftrace": "bpftrace, 200 B of each recvfrom/writev",
     "wssnoop-nolife": "wssnoop --no-lifetime, served port",
     "wssnoop-unstaged-port": "wssnoop --no-staging, served port",
+    "wssnoop-reads-other": "wssnoop --attribute-reads, another port",
+    "wssnoop-reads-port": "wssnoop --attribute-reads, served port",
 }
 ARMS = [a for a in os.environ.get("BENCH_ARMS", ",".join(ALL_ARMS)).split(",") if a]
 WORKLOADS = [w for w in os.environ.get("BENCH_WORKLOADS", "keepalive,close,websocket,echo,micro").split(",") if w]
@@ -253,6 +256,8 @@ class Tracer:
                 cmd += ["--no-lifetime"]
             if self.arm == "wssnoop-unstaged-port":
                 cmd += ["--no-staging"]
+            if self.arm.startswith("wssnoop-reads-"):
+                cmd += ["--attribute-reads"]
             return cmd, "wssnoop: tracing", self.err_path
         if self.arm == "tcpdump":
             return (["tcpdump", "-i", "lo", "-s", "256", "-Z", "root", "-w", self.pcap,
@@ -843,8 +848,8 @@ def syscall_table():
     return table(["arm", "recvfrom, empty (EAGAIN)", "read, empty (EAGAIN)", "recvfrom MSG_PEEK 64 B"], rows)
 
 
-def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "wssnoop-unstaged-port", "syscall-other",
-                                     "syscall-port", "bpftrace")):
+def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "wssnoop-unstaged-port", "wssnoop-reads-other",
+                                     "wssnoop-reads-port", "syscall-other", "syscall-port", "bpftrace")):
     """ns per run and runs per request of each program, for the arms that watch the port."""
     rows = []
     for arm in arms:
