@@ -494,6 +494,11 @@ static const struct word secret_param_words[] = {
 };
 static const struct word secret_param_names[] = { WORD("sid"), WORD("jwt"), WORD("code"), WORDS_END };
 
+static bool secret_param(struct byte_slice name)
+{
+	return name_contains_any(name, secret_param_words) || name_is_any(name, secret_param_names);
+}
+
 /* Copy "a=1&b=2" items, replacing secret values; true if one was replaced. */
 static bool redact_params(struct sink *s, struct byte_slice params)
 {
@@ -512,13 +517,43 @@ static bool redact_params(struct sink *s, struct byte_slice params)
 		sink_slice(s, name);
 		if (!has_value)
 			continue;
-		if (name_contains_any(name, secret_param_words) ||
-		    name_is_any(name, secret_param_names)) {
+		if (secret_param(name)) {
 			sink_str(s, "=" REDACTED);
 			redacted = true;
 		} else {
 			sink_str(s, "=");
 			sink_slice(s, item);
+		}
+	}
+	return redacted;
+}
+
+/* Copy a path, replacing the secret values of its segments' parameters
+ * ("/app;jsessionid=...", as servlet containers write the session into
+ * URLs when cookies are off): ";name=value" up to the next ';' or '/'. */
+static bool redact_path_params(struct sink *s, struct byte_slice path)
+{
+	bool redacted = false;
+	size_t i = 0;
+
+	while (i < path.len) {
+		size_t start = i, eq = 0;
+
+		if (path.ptr[i] != ';') {
+			while (i < path.len && path.ptr[i] != ';')
+				i++;
+			sink_put(s, path.ptr + start, i - start);
+			continue;
+		}
+		for (i++; i < path.len && path.ptr[i] != ';' && path.ptr[i] != '/'; i++)
+			if (path.ptr[i] == '=' && !eq)
+				eq = i;
+		if (eq && secret_param((struct byte_slice){path.ptr + start + 1, eq - start - 1})) {
+			sink_put(s, path.ptr + start, eq + 1 - start);
+			sink_str(s, REDACTED);
+			redacted = true;
+		} else {
+			sink_put(s, path.ptr + start, i - start);
 		}
 	}
 	return redacted;
@@ -560,7 +595,7 @@ struct redact_result redact_target(struct byte_slice target, uint8_t *out, size_
 	has_query = split_at(&rest, '?', &before_query);
 	query = rest;
 
-	sink_slice(&s, before_query);
+	redacted |= redact_path_params(&s, before_query);
 	if (has_query) {
 		sink_str(&s, "?");
 		redacted |= redact_params(&s, query);

@@ -16,11 +16,12 @@ MODES = {
 
 def _canaries():
     tag = os.urandom(4).hex().upper()
-    return {"authorization": f"CANARY1{tag}", "cookie": f"CANARY2{tag}", "query": f"CANARY3{tag}"}
+    return {"authorization": f"CANARY1{tag}", "cookie": f"CANARY2{tag}", "query": f"CANARY3{tag}",
+            "session": f"CANARY4{tag}"}
 
 
 def _secret_request(c, key, upgrade="websocket"):
-    return helpers.handshake(path=f"/ws?room=1&token={c['query']}", key=key, upgrade=upgrade,
+    return helpers.handshake(path=f"/ws;jsessionid={c['session']}?room=1&token={c['query']}", key=key, upgrade=upgrade,
                              extra=[("Authorization", f"Bearer {c['authorization']}"),
                                     ("Cookie", f"s={c['cookie']}; theme=dark")])
 
@@ -46,7 +47,7 @@ def test_secrets_redacted(wssnoop, capture, py_server, mode):
         names = [n for n, _ in evs[0]["headers"]]
         assert "Authorization" in names and "Cookie" in names
         assert evs[0]["accept_ok"] is True, "the accept is checked on the real key, before redaction"
-        assert evs[0]["path"].startswith("/ws?")
+        assert evs[0]["path"] == "/ws;jsessionid=<redacted>?room=1&token=<redacted>", evs[0]["path"]
     else:
         assert "/ws" in w.stdout
 
@@ -64,4 +65,4 @@ def test_show_secrets(wssnoop, capture, py_server, json_out):
         ev = w.events[0]
         assert expect.header(ev, "Authorization") == f"Bearer {c['authorization']}"
         assert expect.header(ev, "Sec-WebSocket-Key") == key
-        assert ev["path"] == f"/ws?room=1&token={c['query']}"
+        assert ev["path"] == f"/ws;jsessionid={c['session']}?room=1&token={c['query']}"

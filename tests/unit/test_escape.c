@@ -373,6 +373,15 @@ static void test_redact_target(void **state)
 	assert_string_equal((char *)out, "http://<redacted>@example.com/ws?room=1");
 	target("http://example.com/ws?next=http://a:b@c", out, sizeof(out));
 	assert_string_equal((char *)out, "http://example.com/ws?next=http://a:b@c");
+	/* path parameters: the servlet session id, others kept, then the query */
+	r = target("/app/ws;jsessionid=" CANARY "?room=1", out, sizeof(out));
+	assert_string_equal((char *)out, "/app/ws;jsessionid=<redacted>?room=1");
+	assert_true(r.redacted);
+	target("/a;v=2;token=" CANARY ";x/b;JSESSIONID=" CANARY "/c;", out, sizeof(out));
+	assert_string_equal((char *)out, "/a;v=2;token=<redacted>;x/b;JSESSIONID=<redacted>/c;");
+	r = target("/a;b=c;d/e", out, sizeof(out));
+	assert_false(r.redacted);
+	assert_string_equal((char *)out, "/a;b=c;d/e");
 }
 
 static void test_redact_cut_never_leaks(void **state)
