@@ -6,10 +6,12 @@
  * cgroup subtree. For a watched local port they copy a bounded prefix of the
  * segments where an HTTP head can start (requests inbound, answers outbound)
  * with the TCP sequence number; everything else costs a table lookup.
- * Tracepoints add what the packet path cannot know: which process reads or
+ * The egress path names the thread that sends, where the kernel lets it ask
+ * (fill_owner()). Tracepoints add what the packet path cannot know: when the
+ * socket is gone (sock:inet_sock_set_state) and, where egress cannot ask or
+ * the user wants the reader of unanswered requests, which thread reads or
  * writes the socket (sock:sock_recv_length / sock_send_length from 6.3,
- * tcp:tcp_rcv_space_adjust before) and when the socket is gone
- * (sock:inet_sock_set_state). Records are staged per CPU and reach the ring
+ * tcp:tcp_rcv_space_adjust before). Records are staged per CPU and reach the ring
  * in batches where the loader can flush them (see stage_put()); the syscall
  * capture, which shares capture.bpf.h, does not stage.
  */
