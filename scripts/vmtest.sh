@@ -2,7 +2,8 @@
 # shellcheck disable=SC2059,SC2086 # one printf format for all rows; $modes is a word list
 # The kernel-version matrix (make vmtest): boot each kernel under qemu with an
 # initramfs holding wssnoop, the wspeer peer and tests/vm/scenarios.sh, run the
-# scenarios with the default capture and with --capture syscall, and print one
+# scenarios with the default capture, with --attribute-reads (the read
+# tracepoints) and with --capture syscall, and print one
 # table row per kernel; the host's own kernel is a row too (no VM).
 #
 #   scripts/vmtest.sh [-j JOBS] [--no-host] [KERNEL...]
@@ -15,7 +16,7 @@
 # Environment: VMTEST_KERNELS (space-separated specs), VMTEST_JOBS (VMs run at
 # once, default 2), VMTEST_TIMEOUT (s per VM, default 300), VMTEST_ACCEL
 # (auto|kvm|tcg, default auto: KVM only when a short probe boots), VMTEST_MEM
-# (MiB, default 768), VMTEST_MODES (default "default syscall"), VMTEST_HOST=0
+# (MiB, default 768), VMTEST_MODES (default "default syscall reads"), VMTEST_HOST=0
 # (skip the host row), VMTEST_REFRESH=1 (look packages up again),
 # WSSNOOP_CACHE (downloads go to $WSSNOOP_CACHE/vmtest, default .cache/vmtest),
 # VMTEST_WSSNOOP / VMTEST_WSPEER (binaries, default ./wssnoop, build/wspeer).
@@ -32,7 +33,7 @@ jobs=${VMTEST_JOBS:-2}
 vm_timeout=${VMTEST_TIMEOUT:-300}
 accel=${VMTEST_ACCEL:-auto}
 memory=${VMTEST_MEM:-768}
-modes=${VMTEST_MODES:-default syscall}
+modes=${VMTEST_MODES:-default syscall reads}
 with_host=${VMTEST_HOST:-1}
 default_kernels="bullseye:linux-image-cloud-amd64 bookworm:linux-image-cloud-amd64
 trixie:linux-image-cloud-amd64 sid:linux-image-cloud-amd64"
@@ -273,17 +274,17 @@ row_label() {
 	if [ "$1" = host ]; then echo "host $(uname -r)"; else echo "${labels[$1]}"; fi
 }
 failed=0
-fmt='%-26s %-4s %-6s %-10s %-15s %-8s %-7s %-5s %6s %5s %s\n'
+fmt='%-26s %-4s %-6s %-10s %-15s %-8s %-7s %-20s %-5s %6s %5s %s\n'
 table=$out/table.txt
 {
-	printf "$fmt" kernel load attach capture attribution staging syscall pass insns time result
-	printf -- '-%.0s' {1..105}
+	printf "$fmt" kernel load attach capture attribution staging syscall reads pass insns time result
+	printf -- '-%.0s' {1..126}
 	echo
 	for row in "${table_rows[@]}"; do
 		res=$out/logs/$row.res
 		label=$(row_label "$row")
 		if [ ! -s "$res" ] || grep -q '^VMTEST fetch-failed' "$res"; then
-			printf "$fmt" "${label:0:26}" - - - - - - - - - FAIL
+			printf "$fmt" "${label:0:26}" - - - - - - - - - - FAIL
 			failed=1
 			continue
 		fi
@@ -304,11 +305,17 @@ table=$out/table.txt
 		fail) syscall=FAIL ;;
 		*) syscall=- ;;
 		esac
+		# The read tracepoints: which one, and its scenarios.
+		case $(sed -n 's/^VMTEST mode=reads status=\([^ ]*\).*/\1/p' "$res" | head -n1) in
+		run) reads="$(field "$res" reads attribution) $(grep -c 'mode=reads scenario=.* result=pass' "$res" || true)/$(grep -c 'mode=reads scenario=' "$res" || true)" ;;
+		fail) reads=FAIL ;;
+		*) reads=- ;;
+		esac
 		result=ok
 		grep -q '^VMTEST first-try' "$res" && result="ok (2nd run)"
 		grep -q '^VMTEST done rc=0' "$res" || { result=FAIL; failed=1; }
 		printf "$fmt" "${label:0:26}" "${load:--}" "${attach:--}" "${capture:--}" \
-			"${attribution:0:15}" "${staging:--}" "$syscall" "$passed/$total" "$insns" \
+			"${attribution:0:15}" "${staging:--}" "$syscall" "$reads" "$passed/$total" "$insns" \
 			"$(sed -n 's/^VMTEST wall=//p' "$res")s" "$result"
 	done
 	echo

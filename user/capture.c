@@ -396,6 +396,10 @@ static int open_socket_capture(struct capture *c, const struct kernel_probes *pr
 	skel->rodata->track_lifetime = c->opts.lifetime;
 	skel->rodata->staging = staging;
 	bpf_map__set_max_entries(skel->maps.events, c->opts.ringbuf_bytes);
+	/* Only the tracepoints remember who last read or wrote: without them
+	 * the owners map would hold 64k entries for nothing. */
+	if (!sock_tp && !tcp_tp)
+		bpf_map__set_max_entries(skel->maps.owners, 64);
 	bpf_program__set_autoload(skel->progs.wssnoop_flush, staging);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_recv, sock_tp);
 	bpf_program__set_autoload(skel->progs.wssnoop_sock_send, send_tp);

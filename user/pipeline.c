@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "pipeline.h"
 #include "proc.h"
 
@@ -12,6 +13,11 @@
 #define MAX_CONNS 65536
 /* A quiet connection with nothing waiting is forgotten after this. */
 #define IDLE_NS (600ULL * 1000000000ULL)
+/* A /proc lookup reads every socket and every process's descriptors: a
+ * millisecond or more on a busy host. A flood of requests nobody answers
+ * must not turn into a flood of them; past this many a second the owner
+ * stays unknown (owner_unknown in the summary). */
+#define LOOKUPS_PER_SECOND 20
 
 static void on_exchange(void *ctx, const struct exchange *x)
 {
@@ -32,7 +38,16 @@ static void on_lifetime(void *ctx, const struct lifetime_report *l)
  * (no answer, or one sent outside the server's context). */
 static void on_unowned(void *ctx, struct conn_meta *meta)
 {
-	(void)ctx;
+	struct pipeline *p = ctx;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if ((uint64_t)ts.tv_sec != p->lookup_second) {
+		p->lookup_second = (uint64_t)ts.tv_sec;
+		p->lookups = 0;
+	}
+	if (p->lookups++ >= LOOKUPS_PER_SECOND)
+		return;
 	meta->tgid = proc_socket_owner(meta->family, meta->local_addr, meta->local_port, meta->remote_addr,
 				       meta->remote_port);
 	meta->tid = meta->tgid;

@@ -32,6 +32,9 @@ struct pipeline {
 	struct tracker *tracker;
 	struct reporter reporter;
 	uint64_t records; /* ring-buffer records handed in */
+	/* /proc lookups of owners in the current second (they are bounded). */
+	uint64_t lookup_second;
+	unsigned lookups;
 };
 
 /* 0, or -1 when out of memory. */

@@ -163,3 +163,30 @@ def test_answer_sent_from_softirq_is_not_attributed_to_the_client(workdir, serve
         assert ev["pid"] != os.getpid(), f"request {ev['request_index']} attributed to the client: {ev}"
         assert (ev["pid"], ev["tid"], ev["owner"]) == (server.pid, tid, "egress"), ev
     assert w.summary["sends_unattributed"] > 0, f"no answer segment left from softirq: {w.summary}"
+
+
+@pytest.mark.parametrize("server", ["silent"], indirect=True)
+def test_proc_lookups_are_bounded(workdir, server):
+    """45 requests nobody answers, reported within about a second: at most
+    20 /proc lookups a second (each reads every socket and every process's
+    descriptors), the rest counted as owner unknown, none wrong."""
+    conns = 45
+    w = start_wssnoop(workdir, "wssnoop-lookups", server.port)
+    held = []
+    try:
+        skip_unless(w, ("egress",))
+        for _ in range(conns):
+            c = helpers.RawConn(server.port)
+            c.send(handshake())
+            held.append(c)
+        evs = w.wait_events(conns, timeout=10)
+    finally:
+        for c in held:
+            c.close()
+        w.stop()
+    assert len(evs) == conns, w.stdout[-2000:]
+    s = w.summary
+    assert s["owner_inferred"] + s["owner_unknown"] == conns, s
+    assert 20 <= s["owner_inferred"] <= 40 and s["owner_unknown"] >= 5, s
+    for ev in evs:
+        assert (ev["owner"], ev["pid"]) in (("proc", server.pid), ("unknown", 0)), ev

@@ -4,7 +4,8 @@
 # Runs inside the test VMs (busybox sh, busybox tools, no python) and on the
 # host (dash or bash, coreutils): plain POSIX sh only.
 #
-#   scenarios.sh WSSNOOP WSPEER WORKDIR PORT [MODE...]    MODE: default | syscall
+#   scenarios.sh WSSNOOP WSPEER WORKDIR PORT [MODE...]    MODE: default | syscall | reads
+# (reads: the default capture with --attribute-reads, the read tracepoints)
 #
 # Results go to stdout as lines the runner parses (everything else is log):
 #   VMTEST mode=M status=ok|fail|n/a load=ok|fail attach=ok|fail capture=C attribution=A [staging=S]
@@ -19,7 +20,7 @@ wspeer=$2
 workdir=$3
 port=$4
 shift 4 || exit 2
-[ $# -gt 0 ] || set -- default syscall
+[ $# -gt 0 ] || set -- default syscall reads
 
 attach_wait=${ATTACH_WAIT:-60}
 verdict_wait=${VERDICT_WAIT:-8}
@@ -166,6 +167,7 @@ run_mode() {
 
 	set -- -p "$port,$((port + 1))" -j -v -v
 	[ "$mode" = syscall ] && set -- "$@" --capture syscall
+	[ "$mode" = reads ] && set -- "$@" --attribute-reads
 	log "starting: wssnoop $*"
 	"$wssnoop" "$@" >"$events" 2>"$errors" &
 	wssnoop_pid=$!

@@ -74,7 +74,7 @@ def main(port, mode):
     # Room for both answers at once: sendall() returns with them queued.
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
     listener.bind(("127.0.0.1", port))
-    listener.listen(16)
+    listener.listen(128)
     say("ready")
     while True:
         conn, _ = listener.accept()
