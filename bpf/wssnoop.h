@@ -74,7 +74,7 @@ enum ws_counter {
 	WS_CNT_CLOSE,		/* close events sent */
 	WS_CNT_UNCLASSIFIED,	/* segments of upgraded connections whose frames could not be followed */
 	WS_CNT_EMITTED,		/* events written into the ring buffer (sent = emitted + lost) */
-	WS_CNT_SENT_UNOWNED,	/* answer records sent outside the task holding the socket (softirq) */
+	WS_CNT_SENT_UNOWNED,	/* server-side records of segments sent outside a task holding the socket */
 	WS_CNT__MAX,
 };
 

@@ -661,6 +661,7 @@ int main(int argc, char **argv)
 	struct pipeline_opts popts = {0};
 	struct sigaction sa = {0};
 	char err[512] = "";
+	const char *attribution;
 	uint64_t start, deadline = 0, netns, last_gauges = 0;
 	int ret = 1;
 
@@ -716,8 +717,10 @@ int main(int argc, char **argv)
 	popts.request_budget = copts.request_budget;
 	popts.answer_budget = copts.answer_budget;
 	popts.timeout_ns = (uint64_t)app.set.timeout_s * 1000000000ULL;
-	popts.infer_owner = strcmp(capture_attribution(app.cap), "proc") == 0;
-	popts.infer_unanswered = strcmp(capture_attribution(app.cap), "egress") == 0;
+	attribution = capture_attribution(app.cap);
+	popts.owner_lookup = strcmp(attribution, "proc") == 0	  ? OWNER_LOOKUP_REQUEST
+			     : strcmp(attribution, "egress") == 0 ? OWNER_LOOKUP_UNANSWERED
+								   : OWNER_LOOKUP_NONE;
 	popts.lifetime = !app.set.no_lifetime;
 	popts.report.mono_to_real_ns = mono_to_real();
 	popts.report.on_judged = on_judged;

@@ -5,7 +5,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include "pipeline.h"
 #include "proc.h"
 
@@ -36,14 +35,12 @@ static void on_lifetime(void *ctx, const struct lifetime_report *l)
 /* Only where the kernel side cannot attribute (the socket most likely still
  * exists when its request head completes), or could not for this exchange
  * (no answer, or one sent outside the server's context). */
-static void on_unowned(void *ctx, struct conn_meta *meta)
+static void on_unowned(void *ctx, struct conn_meta *meta, uint64_t now_ns)
 {
 	struct pipeline *p = ctx;
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if ((uint64_t)ts.tv_sec != p->lookup_second) {
-		p->lookup_second = (uint64_t)ts.tv_sec;
+	if (now_ns / 1000000000ULL != p->lookup_second) {
+		p->lookup_second = now_ns / 1000000000ULL;
 		p->lookups = 0;
 	}
 	if (p->lookups++ >= LOOKUPS_PER_SECOND)
@@ -64,8 +61,8 @@ int pipeline_init(struct pipeline *p, const struct pipeline_opts *opts)
 		.idle_ns = IDLE_NS,
 		.max_conns = MAX_CONNS,
 		.on_exchange = on_exchange,
-		.on_unowned = opts->infer_owner || opts->infer_unanswered ? on_unowned : NULL,
-		.unowned_at_report = !opts->infer_owner && opts->infer_unanswered,
+		.on_unowned = opts->owner_lookup != OWNER_LOOKUP_NONE ? on_unowned : NULL,
+		.unowned_at_report = opts->owner_lookup == OWNER_LOOKUP_UNANSWERED,
 		.on_lifetime = opts->lifetime ? on_lifetime : NULL,
 		.ctx = p,
 	};

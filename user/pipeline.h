@@ -17,12 +17,17 @@
 #include "report.h"
 #include "tracker.h"
 
+enum owner_lookup {
+	OWNER_LOOKUP_NONE,	 /* the kernel side attributes every request */
+	OWNER_LOOKUP_REQUEST,	 /* it cannot: for each request, while its socket exists */
+	OWNER_LOOKUP_UNANSWERED, /* it attributes by answers: for exchanges reported without one */
+};
+
 struct pipeline_opts {
 	uint32_t request_budget; /* as given to the kernel side */
 	uint32_t answer_budget;
 	uint64_t timeout_ns;	 /* an unanswered request is reported after this */
-	bool infer_owner;	 /* the kernel side cannot attribute: find owners in /proc */
-	bool infer_unanswered;	 /* it attributes by answers: /proc for exchanges reported without one */
+	enum owner_lookup owner_lookup; /* when owners are looked up in /proc */
 	bool lifetime;		 /* report how upgraded connections end */
 	/* The reporter's options; out is flushed once per wakeup (batch_flush). */
 	struct report_opts report;
@@ -32,7 +37,8 @@ struct pipeline {
 	struct tracker *tracker;
 	struct reporter reporter;
 	uint64_t records; /* ring-buffer records handed in */
-	/* /proc lookups of owners in the current second (they are bounded). */
+	/* /proc lookups of owners in the current second of the tracker's time
+	 * (they are bounded). */
 	uint64_t lookup_second;
 	unsigned lookups;
 };

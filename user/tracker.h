@@ -82,8 +82,9 @@ struct tracker_opts {
 	exchange_fn on_exchange;
 	/* Called when a request head completes on a connection whose owner is
 	 * still unknown, while the socket most likely still exists: the caller
-	 * may fill in tgid/tid/owner_source (e.g. from /proc). May be NULL. */
-	void (*on_unowned)(void *ctx, struct conn_meta *meta);
+	 * may fill in tgid/tid/owner_source (e.g. from /proc). now_ns is the
+	 * tracker's time (the latest record's). May be NULL. */
+	void (*on_unowned)(void *ctx, struct conn_meta *meta, uint64_t now_ns);
 	/* Ask on_unowned only when an exchange is about to be reported without
 	 * an owner, not when its request completes: the kernel side attributes
 	 * by the answer (the egress path), which comes later, and a /proc scan

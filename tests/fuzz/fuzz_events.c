@@ -173,9 +173,10 @@ static void on_lifetime(void *ctx, const struct lifetime_report *l)
 }
 
 /* Stands in for main.c's /proc search: some connections get an inferred owner. */
-static void on_unowned(void *ctx, struct conn_meta *meta)
+static void on_unowned(void *ctx, struct conn_meta *meta, uint64_t now_ns)
 {
 	(void)ctx;
+	(void)now_ns;
 	if (meta->cookie & 1) {
 		meta->tgid = FUZZ_NO_PID + (uint32_t)meta->cookie;
 		meta->tid = meta->tgid;
@@ -257,6 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	topts.idle_ns = (data[1] & 0x10) ? 0 : topts.timeout_ns * (1 + (data[3] & 7));
 	topts.on_exchange = on_exchange;
 	topts.on_unowned = (data[1] & 0x20) ? on_unowned : NULL;
+	topts.unowned_at_report = data[1] & 0x40;
 	topts.on_lifetime = on_lifetime;
 	topts.ctx = &r;
 
