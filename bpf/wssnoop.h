@@ -115,7 +115,7 @@ struct ws_event {
 	__u32 tgid;
 	__u32 tid;
 	__u64 cookie; /* socket cookie: the connection's identity */
-	__u64 ts_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC: bpf_ktime_get_ns(), or TCP's stamp on a segment it sent */
 	__u64 cgroup_id;
 	__u8 local_addr[16]; /* IPv4 in the first four bytes */
 	__u8 remote_addr[16];

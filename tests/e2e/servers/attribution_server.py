@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""A threaded TCP server for the attribution tests: one thread per
-connection, which reads, answers and closes, and says who it is.
+"""A threaded TCP server for the attribution and timing tests: one thread
+per connection, which reads, answers and closes, and says who it is.
 
 Usage: attribution_server.py PORT MODE
   answer    read a request head, answer 400 with a short body, read the next
@@ -10,6 +10,11 @@ Usage: attribution_server.py PORT MODE
             queue the answer to the second behind it and leave the socket
             alone for 3 s: the second answer can only leave from softirq, when
             the client's window updates arrive, not from this thread
+  slow      pace the socket at PACED_RATE bytes a second (SO_MAX_PACING_RATE);
+            read each request head, wait DELAY s, answer 400 with a body of
+            PACED_BODY bytes: past its first ten segments a paced socket
+            stamps each segment with when it is due to leave, later than when
+            it was written
 Prints "ready" once listening on 127.0.0.1:PORT, and "thread TID" (the
 kernel's id of the thread serving it) for each connection; runs until killed.
 """
@@ -18,9 +23,15 @@ import sys
 import threading
 import time
 
-MODES = ("answer", "silent", "deferred")
+MODES = ("answer", "silent", "deferred", "slow")
+DELAY = 0.2
+PACED_RATE = 2000
+PACED_BODY = 1000
+SO_MAX_PACING_RATE = getattr(socket, "SO_MAX_PACING_RATE", 47)
 BIG_BODY = 256 * 1024
 SHORT = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nno\n"
+PACED = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (
+    PACED_BODY, b"n" * PACED_BODY)
 BIG = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % BIG_BODY
 MSG_EOR = getattr(socket, "MSG_EOR", 0x80)
 lock = threading.Lock()
@@ -49,6 +60,11 @@ def serve(conn, mode):
         if mode == "answer":
             while read_heads(conn, 1):
                 conn.sendall(SHORT)
+        elif mode == "slow":
+            conn.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, PACED_RATE)
+            while read_heads(conn, 1):
+                time.sleep(DELAY)
+                conn.sendall(PACED)
         elif mode == "silent":
             if read_heads(conn, 1):
                 while conn.recv(4096):
