@@ -12,7 +12,7 @@
  * the user wants the reader of unanswered requests, which thread reads or
  * writes the socket (sock:sock_recv_length / sock_send_length from 6.3,
  * tcp:tcp_rcv_space_adjust before). Records are staged per CPU and reach the ring
- * in batches where the loader can flush them (see stage_put()); the syscall
+ * in batches where the loader can flush them (see stage_slot()); the syscall
  * capture, which shares capture.bpf.h, does not stage.
  */
 #include "vmlinux.h"
@@ -403,15 +403,22 @@ const volatile bool staging = false;
  * something staged, and idle CPUs are left alone. */
 __u8 stage_dirty[WS_STAGE_DIRTY_CPUS];
 
+/* The first bytes of a segment are copied into its place in the stage before
+ * anything is decided (handle_skb()): a request head of up to this many bytes
+ * is then copied once, and an answer's status-line sample whole. */
+#define PEEK_REQUEST 1024
+#define PEEK_ANSWER WS_ANSWER_STATUS_SAMPLE
+
 /* One CPU's staged records: data[] is a struct ws_batch and then the records.
- * The room past WS_STAGE_BYTES is never filled: it lets the verifier see that
- * a record written at any offset below WS_STAGE_BYTES fits. */
+ * A record starts below WS_STAGE_BYTES and may run on past it: the room
+ * beyond lets the verifier see that the largest, its peeked bytes and the
+ * rest loaded after them, fits wherever it starts. */
 struct stage {
 	__u32 busy;    /* programs of this CPU inside the stage (see stage_enter) */
 	__u32 len;     /* bytes of data[] in use, the batch header included; 0: empty */
 	__u32 records;
 	__u32 pad;
-	__u8 data[WS_STAGE_BYTES + sizeof(struct ws_event) + WS_STAGE_SAMPLE_MAX];
+	__u8 data[WS_STAGE_BYTES + sizeof(struct ws_event) + PEEK_REQUEST + WS_STAGE_SAMPLE_MAX];
 };
 
 struct {
@@ -453,8 +460,8 @@ static __always_inline void stage_flush(struct stage *sg)
 
 	if (!sg->records)
 		return;
-	if (len > WS_STAGE_BYTES) /* never; for the verifier */
-		len = WS_STAGE_BYTES;
+	if (len > sizeof(sg->data)) /* never; for the verifier */
+		len = sizeof(sg->data);
 	b->type = WS_EV_BATCH;
 	b->reserved[0] = b->reserved[1] = b->reserved[2] = 0;
 	b->cpu = bpf_get_smp_processor_id();
@@ -465,20 +472,14 @@ static __always_inline void stage_flush(struct stage *sg)
 	sg->records = 0;
 }
 
-/* Stage a record: the header, and n bytes of the packet from off (n 0: none).
- * False when the stage is taken; the caller then writes a ring record of its
- * own. *ends says whether the bytes end with a head's end, read from the
- * copy rather than from the packet again. */
-static __always_inline bool stage_put(const struct ws_event *hdr, struct __sk_buff *skb, __u32 off, __u32 n,
-				      bool *ends)
+/* Where the next record goes in a stage this run holds. Once the stage holds
+ * WS_STAGE_BYTES or more it is written out first, so a record always starts
+ * below that. */
+static __always_inline struct ws_event *stage_slot(struct stage *sg)
 {
-	struct stage *sg = staging ? stage_enter() : NULL;
-	struct ws_event *rec;
-	__u32 pos, cpu, m;
+	__u32 cpu;
 
-	if (!sg)
-		return false;
-	if (sg->len + ws_staged_size(n) > WS_STAGE_BYTES)
+	if (sg->len >= WS_STAGE_BYTES)
 		stage_flush(sg);
 	if (!sg->records) {
 		sg->len = sizeof(struct ws_batch);
@@ -487,30 +488,54 @@ static __always_inline bool stage_put(const struct ws_event *hdr, struct __sk_bu
 			stage_dirty[cpu] = 1;
 	}
 	/* Below WS_STAGE_BYTES already; the mask says so to the verifier. */
-	pos = sg->len & (WS_STAGE_BYTES - 1);
-	rec = (void *)(sg->data + pos);
-	*rec = *hdr;
-	rec->sample_len = n;
-	/* n is in [1, WS_STAGE_SAMPLE_MAX] when there are bytes. */
-	m = ((n - 1) & (WS_STAGE_SAMPLE_MAX - 1)) + 1;
-	if (n && bpf_skb_load_bytes(skb, off, rec + 1, m) < 0) {
-		count(WS_CNT_LOST);
-	} else {
-		*ends = n && sample_ends_head((const __u8 *)(rec + 1), m);
-		sg->len = pos + ws_staged_size(n);
-		sg->records++;
-	}
-	stage_exit(sg);
-	return true;
+	return (void *)(sg->data + (sg->len & (WS_STAGE_BYTES - 1)));
+}
+
+/* The record written at the slot, with n sample bytes, joins the batch. */
+static __always_inline void stage_commit(struct stage *sg, __u32 n)
+{
+	sg->len = (sg->len & (WS_STAGE_BYTES - 1)) + ws_staged_size(n);
+	sg->records++;
 }
 
 /* An event without sample bytes: staged where it can be, else its own record. */
 static __always_inline void send_event(const struct ws_event *ev)
 {
-	bool ends;
+	struct stage *sg = staging ? stage_enter() : NULL;
+	struct ws_event *rec;
 
-	if (!stage_put(ev, NULL, 0, 0, &ends))
+	if (!sg) {
 		emit_event(ev);
+		return;
+	}
+	rec = stage_slot(sg);
+	*rec = *ev;
+	rec->sample_len = 0;
+	stage_commit(sg, 0);
+	stage_exit(sg);
+}
+
+/* How many of a segment's first bytes are peeked into its slot: in [1, PEEK_REQUEST]. */
+static __always_inline __u32 peek_len(__u32 payload_len, int dir)
+{
+	__u32 cap = dir == WS_DIR_IN ? PEEK_REQUEST : PEEK_ANSWER;
+
+	return ((payload_len < cap ? payload_len : cap) - 1) % PEEK_REQUEST + 1;
+}
+
+/* Complete a sample of n bytes whose first peek bytes are in the slot
+ * already: the rest from the packet, then whether it ends a head (read from
+ * the copy, not from the packet again). */
+static __always_inline bool fill_slot(struct __sk_buff *skb, struct ws_event *slot, __u32 off, __u32 n,
+				      __u32 peek, bool *ends)
+{
+	__u8 *sample = (__u8 *)(slot + 1);
+
+	if (n > peek && bpf_skb_load_bytes(skb, off + peek, sample + peek,
+					   (n - peek - 1) % WS_STAGE_SAMPLE_MAX + 1) < 0)
+		return false;
+	*ends = sample_ends_head(sample, (n - 1) % WS_STAGE_SAMPLE_MAX + 1);
+	return true;
 }
 
 /* A sampled segment goes straight from the packet into its ring record: no
@@ -579,6 +604,9 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 	struct conn_state *st = NULL;
 	struct lane *lane = NULL;
 	struct ws_event hdr = {};
+	struct stage *sg = NULL;
+	struct ws_event *slot = NULL;
+	__u32 peek = 0;
 	struct bpf_sock *sk;
 	bool head_ends = false;
 	int locked;
@@ -649,8 +677,19 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 			count(WS_CNT_NO_STORAGE);
 		/* Enough for a method token, or for "HTTP/1.1 101". */
 		first_len = payload_len < 12 ? payload_len : 12;
-		if (bpf_skb_load_bytes(skb, payload_off, first, ((first_len - 1) & 15) + 1) < 0)
+		/* Where this CPU's stage can be had, the first bytes go straight
+		 * into the place of the record they may become: a head that fits
+		 * the peek is copied once. The stage stays this run's until done. */
+		sg = staging ? stage_enter() : NULL;
+		if (sg) {
+			slot = stage_slot(sg);
+			peek = peek_len(payload_len, dir);
+			if (bpf_skb_load_bytes(skb, payload_off, slot + 1, peek) < 0)
+				goto done;
+			__builtin_memcpy(first, slot + 1, sizeof(first));
+		} else if (bpf_skb_load_bytes(skb, payload_off, first, ((first_len - 1) & 15) + 1) < 0) {
 			return 1;
+		}
 		if (lane) {
 			n = plan_sample(&lane->head, seq, payload_len, first, first_len, dir, &flags);
 		} else if (head_start_word(first, first_len, dir)) {
@@ -665,7 +704,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, int dir)
 			}
 		}
 		if (!n && !tcp_flags)
-			return 1;
+			goto done;
 	}
 	if (n > WS_SAMPLE_MAX) {
 		n = WS_SAMPLE_MAX;
@@ -703,13 +742,33 @@ send:
 			send_lifetime(&hdr, st);
 		return 1;
 	}
-	if (!n) {
+	if (sg) {
+		/* The record is written where its first bytes already are. */
+		*slot = hdr;
+		slot->sample_len = n <= WS_STAGE_SAMPLE_MAX ? n : 0;
+		if (!n) {
+			stage_commit(sg, 0);
+			goto done;
+		}
+		if (n <= WS_STAGE_SAMPLE_MAX) {
+			count(WS_CNT_SAMPLED);
+			if (fill_slot(skb, slot, payload_off, n, peek, &head_ends))
+				stage_commit(sg, n);
+			else
+				count(WS_CNT_LOST);
+		}
+		/* Let go of the stage here, so that what follows is the same run
+		 * for every way of sending, not verified once for each. */
+		stage_exit(sg);
+		sg = NULL;
+		if (n <= WS_STAGE_SAMPLE_MAX)
+			goto sent;
+		/* Too large for the stage: a ring record of its own. */
+	} else if (!n) {
 		send_event(&hdr);
 		return 1;
 	}
 	count(WS_CNT_SAMPLED); /* chosen to be sampled, whether or not the ring has room */
-	if (n <= WS_STAGE_SAMPLE_MAX && stage_put(&hdr, skb, payload_off, n, &head_ends))
-		goto sent;
 	cap = sample_class(n);
 	wake = wake_flags(sizeof(struct ws_event) + cap);
 	if (cap == 128)
@@ -735,6 +794,9 @@ sent:
 	/* After the window was cut at the head's end, if the 101's head ends with its segment. */
 	if (st && track_lifetime && dir == WS_DIR_OUT && (flags & WS_F_HEAD_START))
 		note_upgrade(st, first, first_len, seq, payload_len, now);
+done:
+	if (sg)
+		stage_exit(sg);
 	return 1;
 }
 
