@@ -172,12 +172,26 @@ static __always_inline void fill_endpoints(struct __sk_buff *skb, __u32 ports, i
 	ev->remote_port = dir == WS_DIR_IN ? ports >> 16 : ports & 0xffff;
 }
 
+/* The sending socket, on the egress path where the kernel lets it be asked
+ * for: its lock says who owns it (sender_locked()), its pacing whether its
+ * segments carry the time they were sent (segment_time()). Both are read at
+ * the top of the run, so that no socket pointer that may be NULL lives on
+ * through the rest of it (the verifier would follow it both ways). */
+static __always_inline struct tcp_sock *sender(struct __sk_buff *skb, int dir)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (dir != WS_DIR_OUT || !egress_owner || !sk)
+		return NULL;
+	return bpf_skc_to_tcp_sock(sk);
+}
+
 /* The egress path runs in the writer's context when a task holding the
  * socket sends (write, close, the backlog it works off): that task owns the
  * socket. A segment sent later from softirq (the window opened, a timer, TCP
  * small queues) runs in whatever task the softirq interrupted, often the
  * peer's: the socket is not locked by a task then, and says nothing. */
-enum lock_state { NOT_ASKED = -1, UNLOCKED = 0, LOCKED = 1 };
+enum sender_lock { NOT_ASKED = -1, UNLOCKED = 0, LOCKED = 1 };
 
 static __always_inline int sender_locked(struct tcp_sock *tp)
 {
@@ -208,26 +222,12 @@ static __always_inline void fill_owner(int locked, struct ws_event *ev)
 	}
 }
 
-/* The sending socket, on the egress path where the kernel lets it be asked
- * for: its lock says who owns it (sender_locked(), fill_owner()), its pacing
- * whether its segments carry the time they were sent (segment_time()). Both
- * are read at once, so that no socket pointer that may be NULL lives on
- * through the rest of the run (the verifier would follow it both ways). */
-static __always_inline struct tcp_sock *sender(struct __sk_buff *skb, int dir)
-{
-	struct bpf_sock *sk = skb->sk;
-
-	if (dir != WS_DIR_OUT || !egress_owner || !sk)
-		return NULL;
-	return bpf_skc_to_tcp_sock(sk);
-}
-
 /* The time of a segment. TCP stamps each segment it sends with the clock it
  * read as it began to send (tcp_clock_ns(), CLOCK_MONOTONIC like
  * bpf_ktime_get_ns()): the same time, without reading the clock again, which
- * costs 30-40 ns under kvm-clock (measured). TCP's own pacing (BBR)
- * holds a segment back until that time has come; a socket paced by the fq
- * qdisc stamps when the segment is due to leave, which may lie ahead, and
+ * costs 30-40 ns under kvm-clock (measured). TCP's own pacing (BBR) holds a
+ * segment back until that time has come; a socket paced by the fq qdisc
+ * stamps when the segment is due to leave, which may lie ahead, and there
  * the clock is read. */
 static __always_inline __u64 segment_time(struct __sk_buff *skb, struct tcp_sock *tp)
 {
