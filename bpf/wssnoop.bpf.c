@@ -477,25 +477,26 @@ static __always_inline void stage_flush(struct stage *sg)
  * below that. */
 static __always_inline struct ws_event *stage_slot(struct stage *sg)
 {
-	__u32 cpu;
-
 	if (sg->len >= WS_STAGE_BYTES)
 		stage_flush(sg);
-	if (!sg->records) {
+	if (!sg->records)
 		sg->len = sizeof(struct ws_batch);
-		cpu = bpf_get_smp_processor_id();
-		if (cpu < WS_STAGE_DIRTY_CPUS)
-			stage_dirty[cpu] = 1;
-	}
 	/* Below WS_STAGE_BYTES already; the mask says so to the verifier. */
 	return (void *)(sg->data + (sg->len & (WS_STAGE_BYTES - 1)));
 }
 
-/* The record written at the slot, with n sample bytes, joins the batch. */
+/* The record written at the slot, with n sample bytes, joins the batch. A
+ * slot peeked into and then not used says nothing to the loader. */
 static __always_inline void stage_commit(struct stage *sg, __u32 n)
 {
+	__u32 cpu;
+
 	sg->len = (sg->len & (WS_STAGE_BYTES - 1)) + ws_staged_size(n);
-	sg->records++;
+	if (!sg->records++) {
+		cpu = bpf_get_smp_processor_id();
+		if (cpu < WS_STAGE_DIRTY_CPUS)
+			stage_dirty[cpu] = 1;
+	}
 }
 
 /* An event without sample bytes: staged where it can be, else its own record. */
@@ -742,17 +743,15 @@ send:
 			send_lifetime(&hdr, st);
 		return 1;
 	}
+	if (n)
+		count(WS_CNT_SAMPLED); /* chosen to be sampled, whether or not there is room */
 	if (sg) {
-		/* The record is written where its first bytes already are. */
-		*slot = hdr;
-		slot->sample_len = n <= WS_STAGE_SAMPLE_MAX ? n : 0;
-		if (!n) {
-			stage_commit(sg, 0);
-			goto done;
-		}
+		/* The record is written where its first bytes already are; one
+		 * too large for the stage takes a ring record of its own. */
 		if (n <= WS_STAGE_SAMPLE_MAX) {
-			count(WS_CNT_SAMPLED);
-			if (fill_slot(skb, slot, payload_off, n, peek, &head_ends))
+			*slot = hdr;
+			slot->sample_len = n;
+			if (!n || fill_slot(skb, slot, payload_off, n, peek, &head_ends))
 				stage_commit(sg, n);
 			else
 				count(WS_CNT_LOST);
@@ -763,12 +762,10 @@ send:
 		sg = NULL;
 		if (n <= WS_STAGE_SAMPLE_MAX)
 			goto sent;
-		/* Too large for the stage: a ring record of its own. */
 	} else if (!n) {
 		send_event(&hdr);
 		return 1;
 	}
-	count(WS_CNT_SAMPLED); /* chosen to be sampled, whether or not the ring has room */
 	cap = sample_class(n);
 	wake = wake_flags(sizeof(struct ws_event) + cap);
 	if (cap == 128)
