@@ -32,10 +32,11 @@ static void on_lifetime(void *ctx, const struct lifetime_report *l)
 	report_lifetime(&p->reporter, l);
 }
 
-/* Only where the kernel side cannot attribute (the socket most likely still
- * exists when its request head completes), or could not for this exchange
- * (no answer, or one sent outside the server's context). */
-static void on_unowned(void *ctx, struct conn_meta *meta, uint64_t now_ns)
+/* Only where the kernel side cannot attribute (asked by the tracker when a
+ * request head completes, while the socket most likely still exists), or
+ * could not for this attempt (asked by the reporter: no answer, or one sent
+ * outside the server's context). */
+static void find_owner(void *ctx, struct conn_meta *meta, uint64_t now_ns)
 {
 	struct pipeline *p = ctx;
 
@@ -61,8 +62,7 @@ int pipeline_init(struct pipeline *p, const struct pipeline_opts *opts)
 		.idle_ns = IDLE_NS,
 		.max_conns = MAX_CONNS,
 		.on_exchange = on_exchange,
-		.on_unowned = opts->owner_lookup != OWNER_LOOKUP_NONE ? on_unowned : NULL,
-		.unowned_at_report = opts->owner_lookup == OWNER_LOOKUP_UNANSWERED,
+		.on_unowned = opts->owner_lookup == OWNER_LOOKUP_REQUEST ? find_owner : NULL,
 		.on_lifetime = opts->lifetime ? on_lifetime : NULL,
 		.ctx = p,
 	};
@@ -70,6 +70,10 @@ int pipeline_init(struct pipeline *p, const struct pipeline_opts *opts)
 
 	memset(p, 0, sizeof(*p));
 	ropts.batch_flush = true;
+	if (opts->owner_lookup == OWNER_LOOKUP_UNANSWERED) {
+		ropts.find_owner = find_owner;
+		ropts.find_owner_ctx = p;
+	}
 	report_init(&p->reporter, &ropts);
 	p->tracker = tracker_new(&topts);
 	return p->tracker ? 0 : -1;

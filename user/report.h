@@ -38,6 +38,13 @@ struct report_opts {
 	/* Told of every connection end reported, for the daemon's metrics. */
 	void (*on_closed)(void *ctx, const struct close_summary *s);
 	void *ctx;
+	/* Asked for the owner of an attempt about to be reported without one
+	 * (where the kernel side attributes by the server's answers, an
+	 * exchange it never answered from its own context), with the time of
+	 * its request: only attempts, so that what is never printed costs no
+	 * /proc scan. May be NULL. */
+	owner_fn find_owner;
+	void *find_owner_ctx;
 };
 
 struct report_counts {

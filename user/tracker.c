@@ -188,14 +188,6 @@ static void asm_release(struct head_asm *a)
 	a->contig = a->used = 0;
 }
 
-/* Ask the caller for the owner the kernel side did not give, at the moment
- * it asked to be asked: a request's completion, or an exchange's report. */
-static void ask_owner(struct tracker *t, struct conn *c, bool at_report)
-{
-	if (c->meta.owner_source == WS_OWNER_NONE && t->opts.on_unowned && t->opts.unowned_at_report == at_report)
-		t->opts.on_unowned(t->opts.ctx, &c->meta, t->now_ns);
-}
-
 static void report(struct tracker *t, struct conn *c, struct pending *p, enum exchange_end end,
 		   const uint8_t *answer, size_t answer_len, bool answer_truncated, uint64_t answer_ns)
 {
@@ -215,7 +207,6 @@ static void report(struct tracker *t, struct conn *c, struct pending *p, enum ex
 		.answer_ns = answer_ns,
 	};
 
-	ask_owner(t, c, true);
 	if (t->opts.on_exchange)
 		t->opts.on_exchange(t->opts.ctx, &x);
 }
@@ -459,7 +450,8 @@ static void request_complete(struct tracker *t, struct conn *c, const uint8_t *h
 	t->stats.requests++;
 	if (truncated)
 		t->stats.truncated++;
-	ask_owner(t, c, false);
+	if (c->meta.owner_source == WS_OWNER_NONE && t->opts.on_unowned)
+		t->opts.on_unowned(t->opts.ctx, &c->meta, t->now_ns);
 	c->requests++;
 	if (c->n_pending == PENDING_MAX) {
 		/* A client pipelining more than we keep: the oldest waits longest. */

@@ -73,6 +73,11 @@ struct lifetime_report {
 
 typedef void (*lifetime_fn)(void *ctx, const struct lifetime_report *l);
 
+/* Asked for the owner of a connection the kernel side did not attribute:
+ * may fill in tgid/tid/owner_source of *meta (e.g. from /proc). now_ns is
+ * the time of what asks (a request's completion, an exchange's request). */
+typedef void (*owner_fn)(void *ctx, struct conn_meta *meta, uint64_t now_ns);
+
 struct tracker_opts {
 	uint32_t request_budget; /* as given to the kernel side */
 	uint32_t answer_budget;
@@ -81,15 +86,9 @@ struct tracker_opts {
 	uint32_t max_conns;	 /* bound on the table; the least recently used is evicted */
 	exchange_fn on_exchange;
 	/* Called when a request head completes on a connection whose owner is
-	 * still unknown, while the socket most likely still exists: the caller
-	 * may fill in tgid/tid/owner_source (e.g. from /proc). now_ns is the
-	 * tracker's time (the latest record's). May be NULL. */
-	void (*on_unowned)(void *ctx, struct conn_meta *meta, uint64_t now_ns);
-	/* Ask on_unowned only when an exchange is about to be reported without
-	 * an owner, not when its request completes: the kernel side attributes
-	 * by the answer (the egress path), which comes later, and a /proc scan
-	 * per request would cost more than the whole capture. */
-	bool unowned_at_report;
+	 * still unknown, while the socket most likely still exists; now_ns is
+	 * the tracker's time (the latest record's). May be NULL. */
+	owner_fn on_unowned;
 	lifetime_fn on_lifetime; /* may be NULL */
 	void *ctx;
 };

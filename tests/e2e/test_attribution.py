@@ -53,6 +53,14 @@ def handshake(index=0):
     return helpers.handshake(path=f"/ws{index}", key=helpers.new_key())
 
 
+def send_each(port, heads, held):
+    """A connection per head, kept open in held: the silent server answers none."""
+    for head in heads:
+        c = helpers.RawConn(port)
+        c.send(head)
+        held.append(c)
+
+
 @pytest.fixture
 def server(request, workdir):
     s = Server(workdir, request.param)
@@ -175,10 +183,7 @@ def test_proc_lookups_are_bounded(workdir, server):
     held = []
     try:
         skip_unless(w, ("egress",))
-        for _ in range(conns):
-            c = helpers.RawConn(server.port)
-            c.send(handshake())
-            held.append(c)
+        send_each(server.port, [handshake() for _ in range(conns)], held)
         evs = w.wait_events(conns, timeout=10)
     finally:
         for c in held:
@@ -190,3 +195,27 @@ def test_proc_lookups_are_bounded(workdir, server):
     assert 20 <= s["owner_inferred"] <= 40 and s["owner_unknown"] >= 5, s
     for ev in evs:
         assert (ev["owner"], ev["pid"]) in (("proc", server.pid), ("unknown", 0)), ev
+
+
+@pytest.mark.parametrize("server", ["silent"], indirect=True)
+def test_requests_that_are_no_attempt_are_never_looked_up(workdir, server):
+    """60 plain requests nobody answers, then one handshake nobody answers:
+    only the handshake is looked up in /proc, so the bound of 20 a second
+    that 60 lookups would use up still leaves it its owner."""
+    plain = 60
+    w = start_wssnoop(workdir, "wssnoop-plain", server.port)
+    held = []
+    try:
+        skip_unless(w, ("egress",))
+        send_each(server.port, [f"GET /page{i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode() for i in range(plain)],
+                  held)
+        time.sleep(0.2)
+        send_each(server.port, [handshake()], held)
+        evs = w.wait_events(1, timeout=10)
+    finally:
+        for c in held:
+            c.close()
+        w.stop()
+    assert len(evs) == 1, w.stdout[-2000:]
+    assert (evs[0]["owner"], evs[0]["pid"]) == ("proc", server.pid), evs[0]
+    assert (w.summary["owner_inferred"], w.summary["owner_unknown"]) == (1, 0), w.summary

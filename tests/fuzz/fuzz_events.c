@@ -172,7 +172,7 @@ static void on_lifetime(void *ctx, const struct lifetime_report *l)
 	check_text_lines(r);
 }
 
-/* Stands in for main.c's /proc search: some connections get an inferred owner. */
+/* Stands in for pipeline.c's /proc search: some connections get an inferred owner. */
 static void on_unowned(void *ctx, struct conn_meta *meta, uint64_t now_ns)
 {
 	(void)ctx;
@@ -257,8 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	topts.timeout_ns = timeouts_ms[(data[1] >> 2) & 3] * 1000000ULL;
 	topts.idle_ns = (data[1] & 0x10) ? 0 : topts.timeout_ns * (1 + (data[3] & 7));
 	topts.on_exchange = on_exchange;
-	topts.on_unowned = (data[1] & 0x20) ? on_unowned : NULL;
-	topts.unowned_at_report = data[1] & 0x40;
+	/* Owners looked up when requests complete, or by the reporter for attempts. */
+	topts.on_unowned = (data[1] & 0x60) == 0x20 ? on_unowned : NULL;
 	topts.on_lifetime = on_lifetime;
 	topts.ctx = &r;
 
@@ -268,6 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ropts.wide = data[2] & 0x10;
 	ropts.paths = (data[2] & 0x20) ? NULL : &default_paths;
 	ropts.mono_to_real_ns = (data[2] & 0x40) ? 1700000000000000000LL : 0;
+	ropts.find_owner = (data[1] & 0x60) == 0x60 ? on_unowned : NULL;
 
 	r.json_out = open_memstream(&r.json_buf, &r.json_size);
 	r.text_out = open_memstream(&r.text_buf, &r.text_size);
