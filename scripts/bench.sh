@@ -9,8 +9,9 @@
 #   BENCH_ROUNDS=5 BENCH_SECONDS=5 BENCH_STATS_SECONDS=2 BENCH_STOP_TIMEOUT=10
 #   BENCH_WS_SECONDS=4 BENCH_WS_RATE=5000 BENCH_CONNS=16
 #   BENCH_ECHO_SECONDS=4 BENCH_ECHO_CONNS=16
-#   BENCH_ARMS=none,wssnoop-other,wssnoop-port,syscall-other,syscall-port,tcpdump,bpftrace,wssnoop-nolife
-#     (wssnoop-nolife, wssnoop --no-lifetime, runs in the echo workload only)
+#   BENCH_ARMS=none,wssnoop-other,wssnoop-port,syscall-other,syscall-port,tcpdump,bpftrace,bare-port,wssnoop-nolife
+#     (wssnoop-nolife, wssnoop --no-lifetime, runs in the echo workload only; bare-port,
+#     the bare reference capture, in keepalive only)
 #   BENCH_WORKLOADS=keepalive,close,websocket,echo,micro
 #   BENCH_SERVER_CPU=1 BENCH_CLIENT_CPU=0 BENCH_PORT=18480
 # The default finishes in about 13 minutes on a 2-core machine (the echo
@@ -39,6 +40,17 @@ for prog in parse_judge syscall_cost event_path; do
 			-lnettle -o build/bench/$prog
 	fi
 done
+# The bare reference capture: a BPF object of its own and its loader.
+arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+if [ ! build/bench/bare.bpf.o -nt tests/bench/bare.bpf.c ]; then
+	printf '  %-8s %s\n' BPF build/bench/bare.bpf.o
+	"${CLANG:-clang}" -g -O2 -target bpf -D__TARGET_ARCH_$arch -Wall -Ivmlinux/$arch -I. \
+		-c tests/bench/bare.bpf.c -o build/bench/bare.bpf.o
+fi
+if [ ! build/bench/bare -nt tests/bench/bare.c ]; then
+	printf '  %-8s %s\n' CC build/bench/bare
+	"$CC" -std=gnu11 -O2 -g -Wall -Wextra tests/bench/bare.c -lbpf -o build/bench/bare
+fi
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: load average now $load; results are steadier on a quiet machine" >&2
 exec python3 tests/bench/bench.py

@@ -4,7 +4,8 @@
 The engine behind `make bench` (scripts/bench.sh installs, builds and calls
 it). Every arm (no tracer; wssnoop watching another port; wssnoop watching
 the served port; the same two with --capture syscall; tcpdump; a bpftrace
-script) runs in turn, in an order rotated every round, over several rounds:
+script; and, for keep-alive, a bare reference capture, tests/bench/bare.bpf.c)
+runs in turn, in an order rotated every round, over several rounds:
 
   keepalive  nginx (one worker, pinned) serving a 512-byte page to wrk
              (pinned to the other core) over keep-alive connections
@@ -38,7 +39,7 @@ Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
 BENCH_STATS_SECONDS (2: the wrk or echo run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
 BENCH_ECHO_SECONDS (4), BENCH_ECHO_CONNS (16),
-BENCH_ARMS (comma list, default all but wssnoop-unstaged-port and wssnoop-reads-*), BENCH_WORKLOADS (keepalive,close,
+BENCH_ARMS (comma list, default all but wssnoop-unstaged-port and wssnoop-reads-*; bare-port runs in keepalive only), BENCH_WORKLOADS (keepalive,close,
 websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
@@ -62,6 +63,7 @@ OUT = os.path.join(ROOT, "build", "bench")
 WORK = os.path.join(OUT, "work")
 WSSNOOP = os.environ.get("BENCH_WSSNOOP") or os.path.join(ROOT, "wssnoop")  # another build, for A/B
 WSPEER = os.path.join(ROOT, "build", "wspeer")
+BARE = os.path.join(OUT, "bare")
 BT_SCRIPT = os.path.join(ROOT, "tests", "bench", "nginx-syscalls.bt")
 NGINX_CONF = os.path.join(ROOT, "tests", "bench", "nginx.conf.in")
 
@@ -88,13 +90,17 @@ STATS_SECONDS = env_num("BENCH_STATS_SECONDS", 2)
 STOP_TIMEOUT = env_num("BENCH_STOP_TIMEOUT", 10.0, float)
 
 ALL_ARMS = ["none", "wssnoop-other", "wssnoop-port", "syscall-other", "syscall-port",
-            "tcpdump", "bpftrace", "wssnoop-nolife"]
+            "tcpdump", "bpftrace", "bare-port", "wssnoop-nolife"]
 # Not in the default set: one ring record per event (--no-staging), to
 # measure what per-CPU staging saves (BENCH_ARMS=none,wssnoop-port,wssnoop-unstaged-port),
 # and the read tracepoint (--attribute-reads), to measure what it costs.
 OPTIONAL_ARMS = ["wssnoop-unstaged-port", "wssnoop-reads-other", "wssnoop-reads-port"]
 # --no-lifetime changes nothing before an upgrade: only the echo workload runs it.
 LIFETIME_ONLY_ARMS = {"wssnoop-nolife"}
+# The reference arm (tests/bench/bare.bpf.c: the least a socket-level capture
+# does, one ring record per segment) calibrates the keep-alive figures the
+# targets were set from; the other workloads do not need it.
+KEEPALIVE_ONLY_ARMS = {"bare-port"}
 ARM_TEXT = {
     "none": "no tracer",
     "wssnoop-other": "wssnoop, another port",
@@ -103,6 +109,7 @@ ARM_TEXT = {
     "syscall-port": "wssnoop --capture syscall, served port",
     "tcpdump": "tcpdump -i lo -s 256 -w",
     "bpftrace": "bpftrace, 200 B of each recvfrom/writev",
+    "bare-port": "bare capture (reference), served port",
     "wssnoop-nolife": "wssnoop --no-lifetime, served port",
     "wssnoop-unstaged-port": "wssnoop --no-staging, served port",
     "wssnoop-reads-other": "wssnoop --attribute-reads, another port",
@@ -265,6 +272,8 @@ class Tracer:
         if self.arm == "bpftrace":
             return (["bpftrace", "-o", self.out_path, BT_SCRIPT, str(self.worker_pid)],
                     "Attaching", self.out_path)
+        if self.arm == "bare-port":
+            return [BARE, str(self.port)], "bare: tracing", self.err_path
         raise ValueError(self.arm)
 
     def start(self):
@@ -348,11 +357,13 @@ class Tracer:
             killed = True
         LIVE.discard(self)
         result = {"stop_s": round(time.time() - start, 2), "killed": killed}
-        if self.arm.startswith(("wssnoop-", "syscall-")):
+        if self.arm.startswith(("wssnoop-", "syscall-", "bare-")):
             with open(self.out_path, errors="replace") as f:
                 for line in f:
                     if line.startswith('{"type":"summary"'):
                         result["summary"] = json.loads(line)
+            if self.arm.startswith("bare-") and "summary" in result:
+                result.update(sampled=result["summary"]["records"], lost=result["summary"]["events_lost"])
         elif self.arm == "tcpdump":
             text = open(self.err_path, errors="replace").read()
             m = re.search(r"(\d+) packets dropped by kernel", text)
@@ -531,9 +542,10 @@ def nginx_run(nginx, arm, workload, round_no):
     entry.update({k: v for k, v in stopped.items() if k != "summary" and not (k in entry and v is None)})
     if "summary" in stopped:
         entry["summary_lost"] = stopped["summary"].get("events_lost")
-    # wssnoop's counters are read around the first run; tcpdump's file and bpftrace's
-    # output cover the tracer's whole life, both runs.
-    entry["sent"] = 2 * (wrk["requests"] + (entry.get("bpf_requests", 0) if arm == "bpftrace" else 0))
+    # wssnoop's counters are read around the first run; tcpdump's file, bpftrace's
+    # output and the bare capture's count cover the tracer's whole life, both runs.
+    whole_life = arm in ("bpftrace", "bare-port")
+    entry["sent"] = 2 * (wrk["requests"] + (entry.get("bpf_requests", 0) if whole_life else 0))
     record(entry)
     log(f"round {round_no} {workload:9} {arm:14} {wrk['rps']:9.0f} req/s"
         f" cpu {entry.get('cpu_s', 0):.2f}s bpf {bpf_per(entry, 'bpf_requests')} ns/req"
@@ -849,7 +861,8 @@ def syscall_table():
 
 
 def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "wssnoop-unstaged-port", "wssnoop-reads-other",
-                                     "wssnoop-reads-port", "syscall-other", "syscall-port", "bpftrace")):
+                                     "wssnoop-reads-port", "syscall-other", "syscall-port", "bpftrace",
+                                     "bare-port")):
     """ns per run and runs per request of each program, for the arms that watch the port."""
     rows = []
     for arm in arms:
@@ -867,6 +880,23 @@ def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "wssnoop-
             if cnt:
                 rows.append([ARM_TEXT[arm], name, fmt(ns / cnt), fmt(cnt / reqs, ".2f"), fmt(ns / reqs)])
     return table(["arm", "program", "ns/run", "runs/req", "ns/req"], rows)
+
+
+def reference_text():
+    """wssnoop on the served port against the bare capture, from the same keep-alive rounds."""
+    def figures(arm):
+        runs = runs_of("keepalive", arm)
+        bpf = median([r["bpf_ns"] / r["bpf_requests"] for r in runs if "bpf_ns" in r and r.get("bpf_requests")])
+        return median(ratio_by_round("keepalive", arm)), bpf
+
+    (bare_ratio, bare_bpf), (ws_ratio, ws_bpf) = figures("bare-port"), figures("wssnoop-port")
+    if None in (bare_ratio, bare_bpf, ws_ratio, ws_bpf):
+        return ""
+    return (f"Reference: the bare capture (tests/bench/bare.bpf.c: a port test and one ring record of the "
+            f"first 256 bytes, sequence number and cookie per segment, nothing else; the design the targets "
+            f"were set from) kept {bare_ratio:.3f} × untraced with {bare_bpf:.0f} ns of BPF per request in "
+            f"these rounds; wssnoop, watching the same port, kept {ws_ratio:.3f} with {ws_bpf:.0f} ns, "
+            f"{ws_bpf / bare_bpf:.2f} × the bare capture's BPF time.")
 
 
 def machine_text():
@@ -943,8 +973,12 @@ def report(started, parse, load_before, load_after):
             parts += ["", f"## {title}", "", nginx_table(workload)]
     parts += ["", "seen/sent: wssnoop: heads sampled / (requests + answers); tcpdump: TCP segments with "
               "payload in the file / (requests + answers); bpftrace: recvfrom/writev lines printed / "
-              "(requests + answers). lost: ring buffer full (wssnoop), dropped by kernel (tcpdump), "
-              "\"Lost N events\" (bpftrace), summed over rounds."]
+              "(requests + answers); bare capture: ring records / (requests + answers). lost: ring buffer "
+              "full (wssnoop, bare capture), dropped by kernel (tcpdump), \"Lost N events\" (bpftrace), "
+              "summed over rounds."]
+    reference = reference_text()
+    if reference:
+        parts += ["", reference]
     if any(r["workload"] == "websocket" for r in RUNS):
         parts += ["", f"## WebSocket handshakes at {WS_RATE}/s (wspeer load, {WS_SECONDS:g} s, new connection each; "
                   "6 of 10 upgraded, 4 rejected)", "", websocket_table(),
@@ -1014,6 +1048,8 @@ def main():
             for round_no in range(1, ROUNDS + 1):
                 for arm in rotated(NGINX_ARMS, round_no):
                     for workload in nginx_wl:
+                        if arm in KEEPALIVE_ONLY_ARMS and workload != "keepalive":
+                            continue
                         nginx_run(nginx, arm, workload, round_no)
             nginx.stop()
         if "websocket" in WORKLOADS and WS_ARMS:
