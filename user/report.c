@@ -757,7 +757,8 @@ static bool surely_not_attempt(struct reporter *r, const struct exchange *x)
 void report_exchange(struct reporter *r, const struct exchange *x)
 {
 	struct judged d;
-	struct conn_meta owner;
+	const struct conn_meta *owner = x->conn;
+	struct conn_meta found;
 	enum stream_kind kind;
 
 	OUT_BUF(b);
@@ -786,12 +787,15 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	} else {
 		judge_no_answer(&d.j, x->end == EXCHANGE_CLOSED);
 	}
-	owner = *x->conn;
-	if (owner.owner_source == WS_OWNER_NONE && r->opts.find_owner)
-		r->opts.find_owner(r->opts.find_owner_ctx, &owner, x->request_ns);
-	d.tgid = owner.tgid;
-	d.tid = owner.tid;
-	d.owner_source = owner.owner_source;
+	/* The lookup fills a copy: the tracker's facts stay what the kernel said. */
+	if (owner->owner_source == WS_OWNER_NONE && r->opts.find_owner) {
+		found = *owner;
+		r->opts.find_owner(r->opts.find_owner_ctx, &found, x->request_ns);
+		owner = &found;
+	}
+	d.tgid = owner->tgid;
+	d.tid = owner->tid;
+	d.owner_source = owner->owner_source;
 	if (d.owner_source == WS_OWNER_PROC)
 		r->counts.owner_inferred++;
 	else if (!d.tgid)
@@ -823,7 +827,7 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	}
 	if (r->opts.failed_only && d.j.verdict == VERDICT_UPGRADED)
 		return;
-	copy_name(d.comm, d.proc.comm[0] ? d.proc.comm : owner.comm);
+	copy_name(d.comm, d.proc.comm[0] ? d.proc.comm : owner->comm);
 
 	if (r->opts.json)
 		print_json(r, &d, &b);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * bare.bpf.c - the bench's reference arm: the least a socket-level capture
- * can do, as the design measured it before wssnoop was built (DESIGN.md,
- * "Capture"). For a watched local port, every segment with payload gets one
+ * can do, re-created from the design's description of what it measured
+ * before wssnoop was built (DESIGN.md, "Capture"). For a watched local port, every segment with payload gets one
  * ring record with the first 256 bytes, the TCP sequence number, the
  * direction and the socket cookie; nothing else (no per-connection state, no
  * owner, no time, no choice of segments, no staging).

@@ -45,7 +45,6 @@ BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
 import contextlib
 import datetime
-import glob
 import json
 import os
 import platform
@@ -744,6 +743,11 @@ def runs_of(workload, arm):
     return [r for r in RUNS if r["workload"] == workload and r["arm"] == arm]
 
 
+def bpf_per_request(runs):
+    """BPF ns per request (or message, or handshake) of each run that measured it."""
+    return [r["bpf_ns"] / r["bpf_requests"] for r in runs if "bpf_ns" in r and r.get("bpf_requests")]
+
+
 def ratio_by_round(workload, arm, key="rps", base_arm="none"):
     base = {r["round"]: r[key] for r in runs_of(workload, base_arm)}
     return [r[key] / base[r["round"]] for r in runs_of(workload, arm) if base.get(r["round"])]
@@ -761,7 +765,7 @@ def nginx_table(workload):
         spread = (max(rps) - min(rps)) / 2 / med * 100 if med else None
         seen = [r["sampled"] / r["sent"] for r in runs if r.get("sampled") is not None and r["sent"]]
         lost = [r.get("lost") for r in runs if r.get("lost") is not None]
-        bpf = [r["bpf_ns"] / r["bpf_requests"] for r in runs if "bpf_ns" in r and r.get("bpf_requests")]
+        bpf = bpf_per_request(runs)
         rows.append([
             ARM_TEXT[arm], fmt(med), fmt(median(ratios), ".3f") if arm != "none" else "1",
             f"±{spread:.1f} %" if spread is not None else "—",
@@ -783,7 +787,7 @@ def websocket_table():
         if not runs:
             continue
         exact = [r.get("exact") for r in runs if "exact" in r]
-        bpf = [r["bpf_ns"] / r["bpf_requests"] for r in runs if "bpf_ns" in r and r.get("bpf_requests")]
+        bpf = bpf_per_request(runs)
         lost = [r.get("lost") for r in runs if r.get("lost") is not None]
         rows.append([
             ARM_TEXT[arm], fmt(median([r["load"]["rate"] for r in runs])),
@@ -811,7 +815,7 @@ def echo_table():
         spread = (max(rates) - min(rates)) / 2 / med * 100 if med else None
         exact = [r.get("exact") for r in runs if "exact" in r]
         lost = [r.get("summary_lost") for r in runs if r.get("summary_lost") is not None]
-        bpf = [r["bpf_ns"] / r["bpf_requests"] for r in runs if "bpf_ns" in r and r.get("bpf_requests")]
+        bpf = bpf_per_request(runs)
         rss = median([r.get("rss_kib") for r in runs])
         rows.append([
             ARM_TEXT[arm], fmt(med), fmt(median(ratio_by_round("echo", arm, "rate")), ".3f") if arm != "none" else "1",
@@ -831,8 +835,7 @@ def echo_table():
 def lifetime_cost_text():
     """One sentence: what lifetime tracking adds, from the medians of both wssnoop arms."""
     def bpf(arm):
-        return median([r["bpf_ns"] / r["bpf_requests"] for r in runs_of("echo", arm)
-                       if "bpf_ns" in r and r.get("bpf_requests")])
+        return median(bpf_per_request(runs_of("echo", arm)))
     on, off = bpf("wssnoop-port"), bpf("wssnoop-nolife")
     ratio = median(ratio_by_round("echo", "wssnoop-port", "rate", "wssnoop-nolife"))
     cpu_on = median([r.get("cpu_s") for r in runs_of("echo", "wssnoop-port")])
@@ -886,15 +889,15 @@ def reference_text():
     """wssnoop on the served port against the bare capture, from the same keep-alive rounds."""
     def figures(arm):
         runs = runs_of("keepalive", arm)
-        bpf = median([r["bpf_ns"] / r["bpf_requests"] for r in runs if "bpf_ns" in r and r.get("bpf_requests")])
+        bpf = median(bpf_per_request(runs))
         return median(ratio_by_round("keepalive", arm)), bpf
 
     (bare_ratio, bare_bpf), (ws_ratio, ws_bpf) = figures("bare-port"), figures("wssnoop-port")
     if None in (bare_ratio, bare_bpf, ws_ratio, ws_bpf):
         return ""
     return (f"Reference: the bare capture (tests/bench/bare.bpf.c: a port test and one ring record of the "
-            f"first 256 bytes, sequence number and cookie per segment, nothing else; the design the targets "
-            f"were set from) kept {bare_ratio:.3f} × untraced with {bare_bpf:.0f} ns of BPF per request in "
+            f"first 256 bytes, sequence number and cookie per segment, nothing else; a re-creation of the "
+            f"design the targets were set from) kept {bare_ratio:.3f} × untraced with {bare_bpf:.0f} ns of BPF per request in "
             f"these rounds; wssnoop, watching the same port, kept {ws_ratio:.3f} with {ws_bpf:.0f} ns, "
             f"{ws_bpf / bare_bpf:.2f} × the bare capture's BPF time.")
 
@@ -922,8 +925,7 @@ def targets_rows(parse):
     check("keep-alive req/s watching the served port ≥ 0.98 × untraced", v, lambda x: x >= 0.98, fmt(v, ".3f"))
     v = ratio("keepalive", "wssnoop-other")
     check("keep-alive req/s watching another port ≥ 0.995 × untraced", v, lambda x: x >= 0.995, fmt(v, ".3f"))
-    bpf = median([r["bpf_ns"] / r["bpf_requests"] for r in runs_of("keepalive", "wssnoop-port")
-                  if "bpf_ns" in r and r.get("bpf_requests")])
+    bpf = median(bpf_per_request(runs_of("keepalive", "wssnoop-port")))
     check("BPF run time ≤ 600 ns per keep-alive request (watching)", bpf, lambda x: x <= 600, f"{fmt(bpf)} ns")
     cpu = {arm: median([r.get("cpu_s") for r in runs_of("keepalive", arm)])
            for arm in ("wssnoop-port", "tcpdump", "bpftrace")}
