@@ -5,6 +5,7 @@ so that its whole group can be killed, every socket has a timeout, and every
 wait has a deadline.
 """
 import base64
+import datetime
 import hashlib
 import json
 import os
@@ -205,6 +206,7 @@ class RawConn:
     """One client TCP connection with TCP_NODELAY; bytes in, answers out."""
 
     def __init__(self, port, host="127.0.0.1", timeout=5.0):
+        self.opened = time.time()
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.lport = self.sock.getsockname()[1]
@@ -288,8 +290,23 @@ def exchange(port, data, pieces=None, pause=0.05, timeout=5.0):
     with RawConn(port, timeout=timeout) as conn:
         conn.send(data, pieces, pause)
         reply = conn.read_reply()
-        reply.lport = conn.lport
+        reply.lport, reply.opened = conn.lport, conn.opened
         return reply
+
+
+def event_seconds(stamp):
+    """Seconds since the epoch of an event's ISO 8601 UTC time stamp."""
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def of_client(port, opened, slack=1.0):
+    """A predicate for the events of the client connection from port opened at
+    time.time() opened. The port alone does not name one connection: on
+    loopback the kernel hands the same ephemeral port to another connection to
+    the same server within seconds, so an event must also be of a request made
+    after the connection was opened (slack covers the two clocks' conversions)."""
+    since = opened - slack
+    return lambda e: e["rport"] == port and event_seconds(e["request_time"]) >= since
 
 
 def tls_client_hello():

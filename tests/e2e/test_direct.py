@@ -2,6 +2,8 @@
 
 One wssnoop per (capture, backend) watches the backend's port for the whole
 module; each test finds its own event by the client's port (rport)."""
+import time
+
 import pytest
 
 import expect
@@ -19,11 +21,12 @@ def traced(request, capture, workdir, wssnoop_binary):
     assert w.rc == 0, f"wssnoop exited {w.rc} on SIGINT:\n{w.stderr}"
 
 
-def _one_event(w, client_port, timeout=5.0):
-    evs = w.wait_events(1, timeout, predicate=lambda e: e["rport"] == client_port)
+def _one_event(w, client_port, opened, timeout=5.0):
+    ours = helpers.of_client(client_port, opened)
+    evs = w.wait_events(1, timeout, predicate=ours)
     assert evs, f"no event for client port {client_port} within {timeout}s; wssnoop said:\n{w.stderr[-2000:]}"
     # Give a duplicate a chance to show up before concluding there is one.
-    evs = w.wait_events(2, 0.3, predicate=lambda e: e["rport"] == client_port)
+    evs = w.wait_events(2, 0.3, predicate=ours)
     assert len(evs) == 1, [expect.describe(e) for e in evs]
     return evs[0]
 
@@ -32,7 +35,7 @@ def _send(backend, data, pieces=None):
     with helpers.RawConn(backend.port, timeout=5) as conn:
         conn.send(data, pieces)
         reply = conn.read_reply()
-        return conn.lport, reply
+        return conn, reply
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -40,13 +43,13 @@ def test_handshake_case(traced, capture, case):
     backend, w = traced
     build, rules = CASES[case]
     request = build(backend.ws_path)
-    client_port, reply = _send(backend, request)
+    conn, reply = _send(backend, request)
     assert reply.status == ANSWERS[case][backend.name], "the server's answer changed: see test_fixtures"
-    ev = _one_event(w, client_port)
+    ev = _one_event(w, conn.lport, conn.opened)
 
     expect.check_shape(ev)
     expect.check_process(ev, backend, capture)
-    expect.check_addresses(ev, backend, client_port)
+    expect.check_addresses(ev, backend, conn.lport)
     expect.check_answer(ev, reply)
     request_line = request.split(b"\r\n", 1)[0].decode()
     method, path, version = request_line.split(" ")
@@ -81,15 +84,15 @@ def test_not_http(traced, capture, garbage):
     preface)."""
     backend, w = traced
     make, rule, statuses = GARBAGE[garbage]
-    client_port, reply = _send(backend, make())
+    conn, reply = _send(backend, make())
     assert reply.status == statuses[backend.name]
-    ev = _one_event(w, client_port)
+    ev = _one_event(w, conn.lport, conn.opened)
     expect.check_shape(ev)
     assert ev["verdict"] == "invalid", expect.describe(ev)
     assert rule in ev["rules"], expect.describe(ev)
     expect.check_answer(ev, reply)
     expect.check_process(ev, backend, capture)
-    expect.check_addresses(ev, backend, client_port)
+    expect.check_addresses(ev, backend, conn.lport)
 
 
 # Where to cut a head of n bytes: inside the method, inside header lines, and
@@ -110,9 +113,9 @@ def test_head_in_segments(traced, capture, case, cut):
     build, rules = CASES[case]
     request = build(backend.ws_path)
     pieces = CUTS[cut](len(request))
-    client_port, reply = _send(backend, request, pieces)
+    conn, reply = _send(backend, request, pieces)
     assert reply.status == ANSWERS[case][backend.name]
-    ev = _one_event(w, client_port)
+    ev = _one_event(w, conn.lport, conn.opened)
     expect.check_shape(ev)
     expect.check_answer(ev, reply)
     expect.check_process(ev, backend, capture)
@@ -127,9 +130,10 @@ def test_head_in_segments(traced, capture, case, cut):
 
 def test_python_library_client(traced, capture):
     backend, w = traced
+    opened = time.time()
     message, client_port = helpers.python_ws_client(backend.url(), with_port=True)
     assert message == "hello from python"
-    ev = _one_event(w, client_port)
+    ev = _one_event(w, client_port, opened)
     expect.check_shape(ev)
     assert ev["verdict"] == "upgraded" and ev["status"] == 101 and ev["rules"] == [], expect.describe(ev)
     assert ev["accept_ok"] is True
@@ -140,9 +144,10 @@ def test_python_library_client(traced, capture):
 
 def test_node_library_client(traced, capture):
     backend, w = traced
+    opened = time.time()
     done = helpers.node_ws_client(backend.url())
     assert done.returncode == 0 and done.echo == "hello from node", done.stderr
-    ev = _one_event(w, done.port)
+    ev = _one_event(w, done.port, opened)
     expect.check_shape(ev)
     assert ev["verdict"] == "upgraded" and ev["status"] == 101 and ev["rules"] == [], expect.describe(ev)
     assert ev["accept_ok"] is True
@@ -153,9 +158,10 @@ def test_node_library_client(traced, capture):
 def test_curl_http11_direct(traced, capture):
     backend, w = traced
     client_port = helpers.free_port()
+    opened = time.time()
     done = helpers.curl_ws(backend.url("http"), max_time=1, extra=["--local-port", str(client_port)])
     assert helpers.curl_status(done) == 101
-    ev = _one_event(w, client_port)
+    ev = _one_event(w, client_port, opened)
     assert ev["verdict"] == "upgraded" and ev["status"] == 101, expect.describe(ev)
     assert expect.header(ev, "User-Agent").startswith("curl/")
     expect.check_process(ev, backend, capture)
@@ -184,9 +190,9 @@ def test_hints(traced, capture, case):
     """The bytes at the backend name the hop: proxies, balancers, browsers."""
     backend, w = traced
     build, kw, hint = HINT_CASES[case]
-    client_port, reply = _send(backend, build(path=backend.ws_path, **kw))
+    conn, reply = _send(backend, build(path=backend.ws_path, **kw))
     assert reply.status is not None and reply.status != 101
-    ev = _one_event(w, client_port)
+    ev = _one_event(w, conn.lport, conn.opened)
     expect.check_shape(ev)
     assert ev["verdict"] == "rejected" and "upgrade-missing" in ev["rules"], expect.describe(ev)
     assert hint in expect.hint_ids(ev), expect.describe(ev)

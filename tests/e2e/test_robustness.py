@@ -115,10 +115,12 @@ def events_for(w, rport):
     return [e for e in w.events if e.get("rport") == rport]
 
 
-def wait_one_event(w, rport, timeout=6.0):
-    evs = w.wait_events(1, timeout, predicate=lambda e: e["rport"] == rport)
-    assert evs, f"no event for client port {rport} within {timeout}s; wssnoop said:\n{w.stderr[-1500:]}"
-    evs = w.wait_events(2, 0.3, predicate=lambda e: e["rport"] == rport)
+def wait_one_event(w, client, timeout=6.0):
+    """The one event of client (a RawConn, or the Reply of helpers.exchange)."""
+    ours = helpers.of_client(client.lport, client.opened)
+    evs = w.wait_events(1, timeout, predicate=ours)
+    assert evs, f"no event for client port {client.lport} within {timeout}s; wssnoop said:\n{w.stderr[-1500:]}"
+    evs = w.wait_events(2, 0.3, predicate=ours)
     assert len(evs) == 1, [expect.describe(e) for e in evs]
     return evs[0]
 
@@ -272,7 +274,7 @@ def test_hostile_input(hostile, capture, case):
     pieces = list(range(1, len(data))) if spec.get("bytewise") else None
     conn, _ = send_hostile(port, data, pieces=pieces, pause=0.002)
     try:
-        ev = wait_one_event(wj, conn.lport)
+        ev = wait_one_event(wj, conn)
     finally:
         conn.close()
     expect.check_shape(ev)
@@ -517,7 +519,7 @@ def test_server_killed_mid_handshake(capture, workdir, wssnoop_binary):
             os.killpg(srv.pid, signal.SIGKILL)
             reply = conn.read_reply(timeout=3)
             assert reply.closed and reply.status is None, reply
-        ev = wait_one_event(w, conn.lport)
+        ev = wait_one_event(w, conn)
         w.stop(settle=0)
     finally:
         srv.stop()
@@ -811,7 +813,7 @@ def test_works_with_three_capabilities(public_binary, workdir, wspeer_bin):
             assert re.search(r"^Uid:\s+65534\b", f.read(), re.M)
         reply = helpers.exchange(port, helpers.handshake(key=helpers.new_key()))
         assert reply.status == 101
-        ev = wait_one_event(w, reply.lport)
+        ev = wait_one_event(w, reply)
         w.stop(settle=0)
     finally:
         proc.stop()
@@ -829,7 +831,7 @@ def test_syscall_capture_with_capabilities(public_binary, workdir, wspeer_bin):
         w = start_raw(workdir, "wssnoop-4caps-syscall", ["-p", str(port), "-j", "--capture", "syscall"],
                       prefix=as_nobody(("bpf", "perfmon", "net_admin", "dac_read_search")), binary=public_binary)
         reply = helpers.exchange(port, helpers.handshake(key=helpers.new_key()))
-        ev = wait_one_event(w, reply.lport)
+        ev = wait_one_event(w, reply)
         w.stop(settle=0)
     finally:
         proc.stop()
@@ -845,7 +847,7 @@ def test_drops_capabilities_after_attach(workdir, wssnoop_binary, wspeer_bin):
         w = start_raw(workdir, "wssnoop-drop", ["-p", str(port), "-j"])
         eff = cap_eff(w.pid)
         reply = helpers.exchange(port, helpers.handshake(key=helpers.new_key()))
-        ev = wait_one_event(w, reply.lport)
+        ev = wait_one_event(w, reply)
         w.stop(settle=0)
     finally:
         proc.stop()
@@ -959,7 +961,7 @@ def test_show_secrets_shows_request_secrets(secret_server, workdir, wssnoop_bina
     w = start_raw(workdir, "wssnoop-secrets-shown", ["-p", str(port), "-j", "--show-secrets"])
     reply = helpers.exchange(port, secret_request(c, jwt))
     assert reply.status == 101
-    ev = wait_one_event(w, reply.lport)
+    ev = wait_one_event(w, reply)
     w.stop()
     shown = leaked(json.dumps(ev["headers"]).encode() + ev["path"].encode(), c, jwt)
     assert {"proxy-b64", "jwt-token", "query", "rawauth", "apikey", "cookie"} <= set(shown), shown
@@ -1049,7 +1051,7 @@ def test_no_cgroup2_mounts_its_own(workdir, wssnoop_binary, wspeer_bin):
                                                "if grep -q ' cgroup2 ' /proc/self/mounts; then exit 99; fi",
                                                [wssnoop_binary, "-p", str(port), "-j", "-v"]))
         reply = helpers.exchange(port, helpers.handshake(key=helpers.new_key()))
-        ev = wait_one_event(w, reply.lport)
+        ev = wait_one_event(w, reply)
         w.stop(settle=0)
     finally:
         proc.stop()
@@ -1076,7 +1078,7 @@ def test_no_cgroup2_unmountable_falls_back_to_syscall(workdir, wssnoop_binary, w
                       prefix=in_private_mounts("umount /sys/fs/cgroup/unified; mount -t tmpfs -o ro none /tmp",
                                                [binary, "-p", str(port), "-j"]))
         reply = helpers.exchange(port, helpers.handshake(key=helpers.new_key()))
-        ev = wait_one_event(w, reply.lport)
+        ev = wait_one_event(w, reply)
         w.stop(settle=0)
     finally:
         proc.stop()
