@@ -194,4 +194,39 @@ static __always_inline bool may_end_window(__u16 flags, __u32 n, __u32 payload_l
 	return n == payload_len && n >= 4 && (flags & WS_F_HEAD_START);
 }
 
+/* Is this IPv6 address an IPv4 one (::ffff:a.b.c.d)? */
+static __always_inline bool v4_mapped(const __u8 *a)
+{
+	__u32 w0, w1, w2;
+
+	__builtin_memcpy(&w0, a, 4);
+	__builtin_memcpy(&w1, a + 4, 4);
+	__builtin_memcpy(&w2, a + 8, 4);
+	return w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff);
+}
+
+/* A socket's addresses and remote port as the packet path reports them: an
+ * IPv4 client of a dual-stack listener is IPv4 too (in the first four bytes,
+ * the rest zero). Returns the family; local and remote start zeroed. */
+static __always_inline __u8 sock_endpoints(const struct sock *sk, __u8 local[16], __u8 remote[16],
+					   __u16 *remote_port)
+{
+	__u8 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	*remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET6) {
+		bpf_core_read(local, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(remote, 16, &sk->__sk_common.skc_v6_daddr);
+		if (v4_mapped(remote))
+			family = AF_INET;
+	}
+	if (family == AF_INET) {
+		__builtin_memset(local, 0, 16);
+		__builtin_memset(remote, 0, 16);
+		bpf_core_read(local, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(remote, 4, &sk->__sk_common.skc_daddr);
+	}
+	return family;
+}
+
 #endif /* WSSNOOP_CAPTURE_BPF_H */

@@ -200,17 +200,6 @@ static __always_inline struct sock *fd_tcp_sock(__u32 fd, struct file **filep)
 	return sk;
 }
 
-/* Is this IPv6 address an IPv4 one (::ffff:a.b.c.d)? */
-static __always_inline bool v4_mapped(const __u8 *a)
-{
-	__u32 w0, w1, w2;
-
-	__builtin_memcpy(&w0, a, 4);
-	__builtin_memcpy(&w1, a + 4, 4);
-	__builtin_memcpy(&w2, a + 8, 4);
-	return w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff);
-}
-
 /* Look at the socket behind fd and follow it if its local port is watched.
  * Returns the state now followed, or NULL. */
 static __always_inline struct sock_state *classify(struct fd_key *key)
@@ -237,22 +226,7 @@ static __always_inline struct sock_state *classify(struct fd_key *key)
 		st.cookie = (__u64)sk;
 	st.sk = (__u64)sk;
 	st.local_port = port;
-	st.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	st.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (st.family == AF_INET6) {
-		BPF_CORE_READ_INTO(&st.local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&st.remote_addr, sk, __sk_common.skc_v6_daddr);
-		/* An IPv4 client of a dual-stack listener: the packet path sees
-		 * IPv4 packets, so report it as IPv4 too. */
-		if (v4_mapped(st.remote_addr))
-			st.family = AF_INET;
-	}
-	if (st.family == AF_INET) {
-		__builtin_memset(st.local_addr, 0, sizeof(st.local_addr));
-		__builtin_memset(st.remote_addr, 0, sizeof(st.remote_addr));
-		BPF_CORE_READ_INTO(&st.local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(&st.remote_addr, sk, __sk_common.skc_daddr);
-	}
+	st.family = sock_endpoints(sk, st.local_addr, st.remote_addr, &st.remote_port);
 	live.key = *key;
 	live.cookie = st.cookie;
 	bpf_map_update_elem(&socks, key, &st, BPF_ANY);

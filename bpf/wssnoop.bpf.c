@@ -898,7 +898,10 @@ int BPF_PROG(wssnoop_tcp_rcv, struct sock *sk)
 }
 
 /* The end of a watched connection. The cookie is the one the packet path
- * asked for; a socket it never saw has none and is of no interest. */
+ * asked for; a socket it never saw has none and is of no interest. The
+ * endpoints let user space end a connection it knows only by them: one whose
+ * data reached the listening socket, and that the server closed without a
+ * word. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(wssnoop_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -915,6 +918,7 @@ int BPF_PROG(wssnoop_set_state, const struct sock *sk, const int oldstate, const
 	ev.cookie = cookie;
 	ev.ts_ns = bpf_ktime_get_ns();
 	ev.local_port = local_port(sk);
+	ev.family = sock_endpoints((const struct sock *)sk, ev.local_addr, ev.remote_addr, &ev.remote_port);
 	ev.flags = oldstate; /* the state it left, for diagnostics */
 	count(WS_CNT_CLOSE);
 	send_event(&ev);

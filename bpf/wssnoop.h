@@ -29,7 +29,8 @@
 enum ws_event_type {
 	WS_EV_DATA = 1,	 /* a sampled segment (or read/write) of a watched connection */
 	WS_EV_OWNER = 2, /* the process that reads or writes a watched socket */
-	WS_EV_CLOSE = 3, /* the socket reached TCP_CLOSE */
+	WS_EV_CLOSE = 3, /* the socket reached TCP_CLOSE (with its endpoints, when the
+			    packet path made it: a pre-accept connection is found by them) */
 	WS_EV_BATCH = 4, /* a struct ws_batch: records staged on one CPU, flushed together */
 };
 
@@ -114,7 +115,7 @@ struct ws_event {
 	__u32 seq;	   /* sequence number of the first payload byte */
 	__u32 tgid;
 	__u32 tid;
-	__u64 cookie; /* socket cookie: the connection's identity */
+	__u64 cookie; /* the connection's identity: see ws_cookie_unique() */
 	__u64 ts_ns;  /* CLOCK_MONOTONIC: bpf_ktime_get_ns(), or TCP's stamp on a segment it sent */
 	__u64 cgroup_id;
 	__u8 local_addr[16]; /* IPv4 in the first four bytes */
@@ -161,6 +162,16 @@ static inline __u32 ws_staged_size(__u32 sample_len)
  * sides compute it: user space finds such a connection again under it when
  * the connection's own cookie first appears. Addresses as in ws_event.
  */
+/* A record's cookie is the kernel's socket cookie, a counter never reused
+ * while the system runs (bit 63 clear), or a stand-in with bit 63 set that
+ * another connection may have later: ws_pre_accept_cookie() of a 4-tuple, or
+ * the socket's kernel address in the syscall capture (where no socket-level
+ * program made a cookie). */
+static inline int ws_cookie_unique(__u64 cookie)
+{
+	return !(cookie >> 63);
+}
+
 static inline __u64 ws_pre_accept_cookie(const __u8 local_addr[16], const __u8 remote_addr[16], __u16 local_port,
 					 __u16 remote_port)
 {

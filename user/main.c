@@ -608,7 +608,8 @@ static void print_summary(struct app *app, double seconds)
 			"\"segments\":%llu,\"segments_sampled\":%llu,\"answers_unmatched\":%llu,\"conns_evicted\":%llu,"
 			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu,\"ws_closed\":%llu,"
 			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu,"
-			"\"conns_pre_accept\":%llu,\"events_out_of_order\":%llu,\"sends_unattributed\":%llu,"
+			"\"conns_pre_accept\":%llu,\"conns_closed_late\":%llu,\"events_out_of_order\":%llu,"
+			"\"sends_unattributed\":%llu,"
 			"\"events_sent\":%llu,\"events_received\":%llu}\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced,
@@ -618,7 +619,7 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->out_of_scope, (unsigned long long)rc->closes,
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
 			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED],
-			(unsigned long long)ts.pre_accept, (unsigned long long)disorder,
+			(unsigned long long)ts.pre_accept, (unsigned long long)ts.closed_late, (unsigned long long)disorder,
 			(unsigned long long)k[WS_CNT_SENT_UNOWNED],
 			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records);
 	} else {

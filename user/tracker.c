@@ -88,6 +88,23 @@ struct conn {
 	uint64_t upgraded_ns;
 	struct ws_lifetime life;
 	bool pre_accept; /* keyed by ws_pre_accept_cookie() until its own cookie shows */
+	/* Its socket's close was handed on before this connection's first
+	 * record (see struct closed_sock): the next tick ends it, at this time. */
+	uint64_t closed_ns;
+};
+
+/* Sockets closed lately, by cookie. A record handed on after its socket's
+ * close (staged late: a CPU stolen between stamping a record and staging it)
+ * would open a connection that only the timeout ends, and its request would
+ * count as unanswered; with the close remembered, the connection ends as
+ * closed instead. Only cookies never reused are kept (ws_cookie_unique()), so
+ * a hit is that socket's.
+ * Direct-mapped: a newer close takes the slot of an older one. */
+#define CLOSED_SLOTS 1024
+
+struct closed_sock {
+	uint64_t cookie;
+	uint64_t ts;
 };
 
 struct tracker {
@@ -106,6 +123,7 @@ struct tracker {
 	uint64_t next_due_ns;
 	uint8_t *pool; /* free SMALL_REQUEST buffers, each holding the next's address */
 	size_t pool_len;
+	struct closed_sock closed[CLOSED_SLOTS];
 };
 
 static size_t bucket_of(const struct tracker *t, uint64_t cookie)
@@ -114,6 +132,11 @@ static size_t bucket_of(const struct tracker *t, uint64_t cookie)
 	cookie *= 0xff51afd7ed558ccdULL;
 	cookie ^= cookie >> 33;
 	return cookie & (t->n_buckets - 1);
+}
+
+static struct closed_sock *closed_slot(struct tracker *t, uint64_t cookie)
+{
+	return &t->closed[(cookie * 0x9e3779b97f4a7c15ULL) >> 54];
 }
 
 /* When something stored at time ts falls due after span (saturated). */
@@ -359,6 +382,12 @@ static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 	lru_push_front(t, c);
 	t->stats.conns++;
 	t->stats.conns_seen++;
+	if (closed_slot(t, cookie)->cookie == cookie) {
+		/* Due at once: the next tick ends it. */
+		c->closed_ns = closed_slot(t, cookie)->ts;
+		t->next_due_ns = 0;
+		t->stats.closed_late++;
+	}
 	return c;
 }
 
@@ -717,6 +746,17 @@ static void data_event(struct tracker *t, struct conn *c, const struct ws_event 
 	asm_drain(t, c, dir);
 }
 
+/* The socket closed at ts: what is pending ends as closed. */
+static void conn_end(struct tracker *t, struct conn *c, uint64_t ts)
+{
+	/* A head the client never finished is still an attempt. */
+	asm_abandon(t, c, WS_DIR_IN);
+	pending_finish(t, c, EXCHANGE_CLOSED, ts);
+	if (c->upgraded)
+		report_lifetime(t, c, ts, false);
+	conn_free(t, c);
+}
+
 /* Move a connection to another key in the table. */
 static void conn_rekey(struct tracker *t, struct conn *c, uint64_t cookie)
 {
@@ -752,15 +792,20 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 	if (ev->ts_ns > t->latest_ts)
 		t->latest_ts = ev->ts_ns;
 	if (ev->type == WS_EV_CLOSE) {
+		if (ws_cookie_unique(ev->cookie))
+			*closed_slot(t, ev->cookie) = (struct closed_sock){ev->cookie, ev->ts_ns};
 		c = conn_find(t, ev->cookie);
-		if (c) {
-			/* A head the client never finished is still an attempt. */
-			asm_abandon(t, c, WS_DIR_IN);
-			pending_finish(t, c, EXCHANGE_CLOSED, ev->ts_ns);
-			if (c->upgraded)
-				report_lifetime(t, c, ev->ts_ns, false);
-			conn_free(t, c);
+		/* A connection whose data reached the listening socket and that
+		 * never sent under its own cookie (the server closed it without a
+		 * word) is known by its endpoints. */
+		if (!c && t->pre_accept_conns && ev->family) {
+			c = conn_find(t, ws_pre_accept_cookie(ev->local_addr, ev->remote_addr, ev->local_port,
+							      ev->remote_port));
+			if (c && !c->pre_accept)
+				c = NULL;
 		}
+		if (c)
+			conn_end(t, c, ev->ts_ns);
 		return;
 	}
 	if (ev->type != WS_EV_DATA && ev->type != WS_EV_OWNER)
@@ -787,6 +832,12 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 /* One connection's timeouts and idle limit at now_ns; true if it was freed. */
 static bool conn_tick(struct tracker *t, struct conn *c, uint64_t now_ns)
 {
+	if (c->closed_ns) {
+		/* Its records came after its close: the close time, or the
+		 * latest of them if the clocks of two CPUs disagree. */
+		conn_end(t, c, c->closed_ns > c->last_ns ? c->closed_ns : c->last_ns);
+		return true;
+	}
 	/* A head that stays incomplete past the timeout (a client that sent
 	 * half and went quiet) is judged on what arrived. */
 	if (c->dir[WS_DIR_IN].active && now_ns - c->dir[WS_DIR_IN].ts >= t->opts.timeout_ns)

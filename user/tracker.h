@@ -109,6 +109,8 @@ struct tracker_stats {
 	uint64_t open_at_exit;	  /* upgraded connections still open at exit */
 	uint64_t pre_accept;	  /* connections whose first data reached the listening socket
 				     (the server's accept queue was full) */
+	uint64_t closed_late;	  /* connections whose records came after their socket's close
+				     (staged late): ended as closed at the next tick */
 };
 
 struct tracker;

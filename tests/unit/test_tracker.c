@@ -89,9 +89,12 @@ static void feed(struct tracker *t, uint64_t cookie, int dir, uint32_t seq, uint
 	free(ev);
 }
 
+/* A close as the packet path writes it: with the socket's endpoints (the
+ * ones feed() gives every record). */
 static void feed_close(struct tracker *t, uint64_t cookie, uint64_t ts)
 {
-	struct ws_event ev = {.type = WS_EV_CLOSE, .cookie = cookie, .ts_ns = ts};
+	struct ws_event ev = {.type = WS_EV_CLOSE, .cookie = cookie, .ts_ns = ts, .family = AF_INET,
+			      .local_port = 8080, .remote_port = 40000};
 
 	tracker_event(t, &ev, sizeof(ev));
 }
@@ -360,6 +363,59 @@ static void test_pre_accept_adopted_by_own_cookie(void **state)
 	tracker_free(t);
 }
 
+/* The server closed a connection whose request reached the listening socket
+ * without answering: no record came under the connection's own cookie, and
+ * the close finds it by its endpoints. */
+static void test_pre_accept_closed_by_endpoints(void **state)
+{
+	struct tracker *t = make(4096);
+	uint8_t zero[16] = {0};
+	struct tracker_stats st;
+
+	(void)state;
+	feed(t, ws_pre_accept_cookie(zero, zero, 8080, 40000), WS_DIR_IN, 1000, HS | WS_F_PRE_ACCEPT, REQ,
+	     strlen(REQ), 10);
+	feed_close(t, 43, 20);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_CLOSED);
+	tracker_stats(t, &st);
+	assert_int_equal(st.conns, 0);
+	tracker_free(t);
+}
+
+/* A request handed on after its socket's close (staged late on its CPU) ends
+ * as closed at the next tick, not as unanswered at the timeout; other
+ * connections are not touched. */
+static void test_record_after_its_close(void **state)
+{
+	struct tracker *t = make(4096);
+	struct tracker_stats st;
+
+	(void)state;
+	feed_close(t, 9, 50);
+	feed(t, 9, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 40);
+	feed(t, 10, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 45);
+	assert_int_equal(n_seen, 0);
+	tracker_tick(t, 60);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].end, EXCHANGE_CLOSED);
+	assert_string_equal(seen[0].request, REQ);
+	tracker_stats(t, &st);
+	assert_int_equal(st.closed_late, 1);
+	assert_int_equal(st.conns, 1);
+	tracker_tick(t, 1100);
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(seen[1].end, EXCHANGE_NO_RESPONSE);
+	/* A stand-in cookie (a socket's address, in the syscall capture) is
+	 * reused by the next socket at that address: its close says nothing of
+	 * the connection that comes after. */
+	feed_close(t, 1ULL << 63 | 0x1000, 1200);
+	feed(t, 1ULL << 63 | 0x1000, WS_DIR_IN, 1, FIRST, REQ, strlen(REQ), 1300);
+	tracker_tick(t, 1400);
+	assert_int_equal(n_seen, 2);
+	tracker_free(t);
+}
+
 static void test_truncated_by_budget(void **state)
 {
 	struct tracker *t = make(64);
@@ -458,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_then_late_answer),
 		cmocka_unit_test(test_status_only_answer),
 		cmocka_unit_test(test_pre_accept_adopted_by_own_cookie),
+		cmocka_unit_test(test_pre_accept_closed_by_endpoints),
+		cmocka_unit_test(test_record_after_its_close),
 		cmocka_unit_test(test_truncated_by_budget),
 		cmocka_unit_test(test_not_http_first_bytes_are_one_exchange),
 		cmocka_unit_test(test_frames_after_upgrade_are_ignored),
