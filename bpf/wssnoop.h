@@ -154,14 +154,6 @@ static inline __u32 ws_staged_size(__u32 sample_len)
 	return (__u32)sizeof(struct ws_event) + ((sample_len + 7) & ~7u);
 }
 
-/*
- * The stand-in identity of a connection whose segments reach the listening
- * socket, before its own socket exists (the accept queue was full when the
- * final ACK came, so the first data creates it): a mix of the 4-tuple with
- * the top bit set, which socket cookies (a counter from 1) never reach. Both
- * sides compute it: user space finds such a connection again under it when
- * the connection's own cookie first appears. Addresses as in ws_event.
- */
 /* A record's cookie is the kernel's socket cookie, a counter never reused
  * while the system runs (bit 63 clear), or a stand-in with bit 63 set that
  * another connection may have later: ws_pre_accept_cookie() of a 4-tuple, or
@@ -172,6 +164,14 @@ static inline int ws_cookie_unique(__u64 cookie)
 	return !(cookie >> 63);
 }
 
+/*
+ * The stand-in identity of a connection whose segments reach the listening
+ * socket, before its own socket exists (the accept queue was full when the
+ * final ACK came, so the first data creates it): a mix of the 4-tuple with
+ * the top bit set, which socket cookies (a counter from 1) never reach. Both
+ * sides compute it: user space finds such a connection again under it when
+ * the connection's own cookie first appears. Addresses as in ws_event.
+ */
 static inline __u64 ws_pre_accept_cookie(const __u8 local_addr[16], const __u8 remote_addr[16], __u16 local_port,
 					 __u16 remote_port)
 {

@@ -94,12 +94,12 @@ struct conn {
 };
 
 /* Sockets closed lately, by cookie. A record handed on after its socket's
- * close (staged late: a CPU stolen between stamping a record and staging it)
- * would open a connection that only the timeout ends, and its request would
- * count as unanswered; with the close remembered, the connection ends as
- * closed instead. Only cookies never reused are kept (ws_cookie_unique()), so
- * a hit is that socket's.
- * Direct-mapped: a newer close takes the slot of an older one. */
+ * close (staged late: say, on a CPU stolen between stamping the record and
+ * staging it) would open a connection that only the timeout ends, and its
+ * request would count as unanswered; with the close remembered, the
+ * connection ends as closed instead. Only cookies never reused are kept
+ * (ws_cookie_unique()), so a hit is that socket's. Direct-mapped: a newer
+ * close takes the slot of an older one. */
 #define CLOSED_SLOTS 1024
 
 struct closed_sock {
@@ -357,6 +357,7 @@ static struct conn *conn_find(struct tracker *t, uint64_t cookie)
 static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 {
 	struct conn *c = conn_find(t, cookie);
+	const struct closed_sock *closed;
 
 	if (c) {
 		if (c != t->lru_head) {
@@ -382,9 +383,10 @@ static struct conn *conn_get(struct tracker *t, uint64_t cookie)
 	lru_push_front(t, c);
 	t->stats.conns++;
 	t->stats.conns_seen++;
-	if (closed_slot(t, cookie)->cookie == cookie) {
+	closed = closed_slot(t, cookie);
+	if (closed->cookie == cookie) {
 		/* Due at once: the next tick ends it. */
-		c->closed_ns = closed_slot(t, cookie)->ts;
+		c->closed_ns = closed->ts;
 		t->next_due_ns = 0;
 		t->stats.closed_late++;
 	}
@@ -765,6 +767,16 @@ static void conn_rekey(struct tracker *t, struct conn *c, uint64_t cookie)
 	hash_link(t, c);
 }
 
+/* The connection of ev's endpoints still known by its pre-accept stand-in
+ * cookie, if any. */
+static struct conn *find_pre_accept(struct tracker *t, const struct ws_event *ev)
+{
+	struct conn *c =
+		conn_find(t, ws_pre_accept_cookie(ev->local_addr, ev->remote_addr, ev->local_port, ev->remote_port));
+
+	return c && c->pre_accept ? c : NULL;
+}
+
 /* The first record under a connection's own cookie: if its first bytes came
  * through the listening socket, carry on with what they started. */
 static void adopt_pre_accept(struct tracker *t, const struct ws_event *ev)
@@ -773,8 +785,8 @@ static void adopt_pre_accept(struct tracker *t, const struct ws_event *ev)
 
 	if (conn_find(t, ev->cookie))
 		return;
-	c = conn_find(t, ws_pre_accept_cookie(ev->local_addr, ev->remote_addr, ev->local_port, ev->remote_port));
-	if (!c || !c->pre_accept)
+	c = find_pre_accept(t, ev);
+	if (!c)
 		return;
 	conn_rekey(t, c, ev->cookie);
 	c->pre_accept = false;
@@ -798,12 +810,8 @@ void tracker_event(struct tracker *t, const struct ws_event *ev, size_t size)
 		/* A connection whose data reached the listening socket and that
 		 * never sent under its own cookie (the server closed it without a
 		 * word) is known by its endpoints. */
-		if (!c && t->pre_accept_conns && ev->family) {
-			c = conn_find(t, ws_pre_accept_cookie(ev->local_addr, ev->remote_addr, ev->local_port,
-							      ev->remote_port));
-			if (c && !c->pre_accept)
-				c = NULL;
-		}
+		if (!c && t->pre_accept_conns && ev->family)
+			c = find_pre_accept(t, ev);
 		if (c)
 			conn_end(t, c, ev->ts_ns);
 		return;
