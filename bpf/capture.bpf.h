@@ -90,9 +90,33 @@ static __always_inline void emit_event(const struct ws_event *ev)
 	ring_output((void *)ev, sizeof(*ev), 1);
 }
 
+/* The first bytes a head start is judged on: a method token after an empty line. */
+#define WS_HEAD_WORD_BYTES 6
+
+/* Does a method token start at b (four bytes readable)? */
+static __always_inline bool method_word(const __u8 *b)
+{
+	switch (b[0]) {
+	case 'G': return b[1] == 'E' && b[2] == 'T' && b[3] == ' ';
+	case 'P': return (b[1] == 'O' && b[2] == 'S' && b[3] == 'T') ||
+			 (b[1] == 'U' && b[2] == 'T' && b[3] == ' ') ||
+			 (b[1] == 'A' && b[2] == 'T' && b[3] == 'C') ||
+			 (b[1] == 'R' && b[2] == 'I' && b[3] == ' ');
+	case 'H': return b[1] == 'E' && b[2] == 'A' && b[3] == 'D';
+	case 'D': return b[1] == 'E' && b[2] == 'L' && b[3] == 'E';
+	case 'O': return b[1] == 'P' && b[2] == 'T' && b[3] == 'I';
+	case 'C': return b[1] == 'O' && b[2] == 'N' && b[3] == 'N';
+	case 'T': return b[1] == 'R' && b[2] == 'A' && b[3] == 'C';
+	default: return false;
+	}
+}
+
 /* Does a segment beginning with these bytes possibly start a head? Requests
  * begin with a method token, answers with "HTTP/". A short segment (a head
- * written a byte at a time) passes if what it has is upper-case letters. */
+ * written a byte at a time) passes if what it has is upper-case letters.
+ * A request may follow one empty line (CRLF or LF), which clients send after
+ * a body on a persistent connection and servers ignore (RFC 9112 2.2): b
+ * then needs WS_HEAD_WORD_BYTES readable, len of them filled. */
 static __always_inline bool head_start_word(const __u8 *b, __u32 len, int dir)
 {
 	__u32 i;
@@ -108,19 +132,11 @@ static __always_inline bool head_start_word(const __u8 *b, __u32 len, int dir)
 	}
 	if (dir == WS_DIR_OUT)
 		return b[0] == 'H' && b[1] == 'T' && b[2] == 'T' && b[3] == 'P';
-	switch (b[0]) {
-	case 'G': return b[1] == 'E' && b[2] == 'T' && b[3] == ' ';
-	case 'P': return (b[1] == 'O' && b[2] == 'S' && b[3] == 'T') ||
-			 (b[1] == 'U' && b[2] == 'T' && b[3] == ' ') ||
-			 (b[1] == 'A' && b[2] == 'T' && b[3] == 'C') ||
-			 (b[1] == 'R' && b[2] == 'I' && b[3] == ' ');
-	case 'H': return b[1] == 'E' && b[2] == 'A' && b[3] == 'D';
-	case 'D': return b[1] == 'E' && b[2] == 'L' && b[3] == 'E';
-	case 'O': return b[1] == 'P' && b[2] == 'T' && b[3] == 'I';
-	case 'C': return b[1] == 'O' && b[2] == 'N' && b[3] == 'N';
-	case 'T': return b[1] == 'R' && b[2] == 'A' && b[3] == 'C';
-	default: return false;
-	}
+	if (b[0] == '\n')
+		return len >= 5 && method_word(b + 1);
+	if (b[0] == '\r' && b[1] == '\n')
+		return len >= 6 && method_word(b + 2);
+	return method_word(b);
 }
 
 /* What one direction of a connection remembers: where the current head

@@ -354,7 +354,7 @@ static __always_inline int io_exit(long ret, int dir)
 	struct scratch *sc;
 	struct iovec first;
 	struct fd_key key;
-	__u8 head[4] = {};
+	__u8 head[8] = {};
 	__u32 seq, n, first_len, first_seg;
 	__u16 flags = 0;
 
@@ -384,8 +384,8 @@ static __always_inline int io_exit(long ret, int dir)
 	/* Bytes of the first buffer that carry data: what a head start is
 	 * judged on, and what ends a head sampled whole. */
 	first_seg = first.iov_len < (__u64)ret ? first.iov_len : ret;
-	first_len = first_seg < 4 ? first_seg : 4;
-	if (first_len && bpf_probe_read_user(head, ((first_len - 1) & 3) + 1, first.iov_base))
+	first_len = first_seg < WS_HEAD_WORD_BYTES ? first_seg : WS_HEAD_WORD_BYTES;
+	if (first_len && bpf_probe_read_user(head, ((first_len - 1) & 7) + 1, first.iov_base))
 		return 0;
 	d = &st->dir[dir & 1];
 	n = plan_sample(d, seq, ret, head, first_len, dir, &flags);

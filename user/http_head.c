@@ -76,9 +76,24 @@ static size_t skip_empty_lines(const uint8_t *buf, size_t len, bool *lf_only)
 enum stream_kind http_classify_start(const uint8_t *buf, size_t len)
 {
 	size_t n;
+	bool lf_only;
 
 	if (len == 0)
 		return STREAM_NEED_MORE;
+
+	/* Empty lines before a request line are skipped (parse_head() notes
+	 * them): what follows them decides, and only a request may. */
+	if (buf[0] == '\r' || buf[0] == '\n') {
+		enum stream_kind kind;
+
+		n = skip_empty_lines(buf, len, &lf_only);
+		if (n == len || (n + 1 == len && buf[n] == '\r'))
+			return STREAM_NEED_MORE;
+		if (!n)
+			return STREAM_NOT_HTTP;
+		kind = http_classify_start(buf + n, len - n);
+		return kind == STREAM_HTTP_REQUEST || kind == STREAM_NEED_MORE ? kind : STREAM_NOT_HTTP;
+	}
 
 	if (buf[0] == 0x16) {
 		if (len < 2)

@@ -47,6 +47,32 @@ def test_keepalive_then_handshake(wssnoop, capture, backend):
     assert two["accept_ok"] is True
 
 
+@pytest.mark.parametrize("empty_line", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+@pytest.mark.parametrize("backend", list(KEEPALIVE_FIRST), indirect=True)
+def test_empty_line_before_next_head(wssnoop, capture, backend, empty_line):
+    """A client may send an empty line before a request line on a persistent
+    connection (RFC 9112 2.2), which servers ignore: the head after it is
+    sampled and judged all the same."""
+    first, first_status = KEEPALIVE_FIRST[backend.name]
+    w = wssnoop(backend)
+    with helpers.RawConn(backend.port) as conn:
+        conn.send(first)
+        r1 = conn.read_reply()
+        assert r1.status == first_status and not r1.closed
+        conn.send(empty_line + helpers.handshake(path=backend.ws_path, ws_version="7"))
+        r2 = conn.read_reply()
+        assert r2.status in (400, 426), "the server refuses version 7 after the empty line"
+        client_port = conn.lport
+        w.wait_events(2, 5, predicate=lambda e: e["rport"] == client_port)
+    w.stop()
+    evs = _events_for(w, client_port)
+    assert [e["request_index"] for e in evs] == [1, 2], [expect.describe(e) for e in evs]
+    two = evs[1]
+    expect.check_shape(two)
+    assert (two["method"], two["path"], two["status"]) == ("GET", backend.ws_path, r2.status), expect.describe(two)
+    assert two["verdict"] == "rejected" and "version-not-13" in two["rules"], expect.describe(two)
+
+
 def test_keepalive_two_handshakes_in_segments(wssnoop, capture, node_server):
     """The second head on the connection arrives in pieces: still reassembled."""
     w = wssnoop(node_server)

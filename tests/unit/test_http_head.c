@@ -80,6 +80,23 @@ static void test_classify_http(void **state)
 	assert_int_equal(http_classify_start(LIT("PRI * HTTP/1.1\r\n")), STREAM_HTTP_REQUEST);
 }
 
+/* A client's empty line before the request line (RFC 9112 2.2) does not
+ * hide the request; before anything else it is not HTTP. */
+static void test_classify_leading_empty_line(void **state)
+{
+	assert_int_equal(http_classify_start(LIT("\r\nGET /ws HTTP/1.1\r\n")), STREAM_HTTP_REQUEST);
+	assert_int_equal(http_classify_start(LIT("\nGET /ws HTTP/1.1\r\n")), STREAM_HTTP_REQUEST);
+	assert_int_equal(http_classify_start(LIT("\r\n\r\nPOST / HTTP/1.1")), STREAM_HTTP_REQUEST);
+	assert_int_equal(http_classify_start(LIT("\r")), STREAM_NEED_MORE);
+	assert_int_equal(http_classify_start(LIT("\r\n")), STREAM_NEED_MORE);
+	assert_int_equal(http_classify_start(LIT("\r\n\r")), STREAM_NEED_MORE);
+	assert_int_equal(http_classify_start(LIT("\r\nGE")), STREAM_NEED_MORE);
+	assert_int_equal(http_classify_start(LIT("\rX")), STREAM_NOT_HTTP);
+	assert_int_equal(http_classify_start(LIT("\r\nHTTP/1.1 200 OK\r\n")), STREAM_NOT_HTTP);
+	assert_int_equal(http_classify_start(LIT("\r\n\x16\x03\x01")), STREAM_NOT_HTTP);
+	assert_int_equal(http_classify_start(LIT("\r\nget / HTTP/1.1")), STREAM_NOT_HTTP);
+}
+
 static void test_classify_need_more(void **state)
 {
 	assert_int_equal(http_classify_start(NULL, 0), STREAM_NEED_MORE);
@@ -127,7 +144,6 @@ static void test_classify_not_http(void **state)
 			 STREAM_NOT_HTTP);
 	assert_int_equal(http_classify_start(LIT("get / HTTP/1.1\r\n")), STREAM_NOT_HTTP);
 	assert_int_equal(http_classify_start(LIT(" GET /")), STREAM_NOT_HTTP);
-	assert_int_equal(http_classify_start(LIT("\r\nGET /")), STREAM_NOT_HTTP);
 	assert_int_equal(http_classify_start(LIT("GET\0/ HTTP/1.1")), STREAM_NOT_HTTP);
 	/* an upper-case run longer than any method */
 	assert_int_equal(http_classify_start(LIT("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")),
@@ -825,6 +841,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify_http),
+		cmocka_unit_test(test_classify_leading_empty_line),
 		cmocka_unit_test(test_classify_need_more),
 		cmocka_unit_test(test_classify_tls),
 		cmocka_unit_test(test_classify_h2_preface),
