@@ -441,6 +441,32 @@ static void add_header_value(const struct reporter *r, struct out_buf *b, const 
 	ob_escaped(b, tmp, rr.len, json);
 }
 
+
+/* The request head's breaks of HTTP syntax, as the parser noted them. A cut
+ * sample is left out: the truncated rule and field say it. */
+static uint32_t syntax_notes(const struct judged *d)
+{
+	return d->kind == STREAM_HTTP_REQUEST ? d->req.anomalies & ~(uint32_t)HTTP_ANOM_TRUNCATED : 0;
+}
+
+/* Their names, separated by sep. */
+static void add_syntax(struct out_buf *b, const struct judged *d, const char *sep, bool quoted)
+{
+	uint32_t notes = syntax_notes(d);
+	bool first = true;
+
+	for (uint32_t bit = 1; notes; bit <<= 1) {
+		if (!(notes & bit))
+			continue;
+		notes &= ~bit;
+		if (!first)
+			ob_puts(b, sep);
+		ob_puts(b, quoted ? "\"" : "");
+		ob_puts(b, http_anomaly_name((enum http_anomaly)bit));
+		ob_puts(b, quoted ? "\"" : "");
+		first = false;
+	}
+}
 static void print_json(struct reporter *r, const struct judged *d, struct out_buf *b)
 {
 	const struct exchange *x = d->x;
@@ -518,6 +544,9 @@ static void print_json(struct reporter *r, const struct judged *d, struct out_bu
 		ob_puts(b, ",\"answer_time\":null,\"latency_ms\":null");
 	}
 	ob_puts(b, judgement_has_rule(&d->j, RULE_TRUNCATED) ? ",\"truncated\":true" : ",\"truncated\":false");
+	ob_puts(b, ",\"syntax\":[");
+	add_syntax(b, d, ",", true);
+	ob_puts(b, "]");
 	if (d->j.status == 101)
 		ob_puts(b, judgement_has_rule(&d->j, RULE_ACCEPT_MISMATCH) ||
 				   judgement_has_rule(&d->j, RULE_ACCEPT_MISSING)
@@ -578,6 +607,11 @@ static void print_text(struct reporter *r, const struct judged *d, struct out_bu
 			ob_escaped(b, (const uint8_t *)evidence, strlen(evidence), false);
 			ob_puts(b, "]");
 		}
+		ob_puts(b, "\n");
+	}
+	if (syntax_notes(d)) {
+		ob_puts(b, "    syntax: ");
+		add_syntax(b, d, ", ", false);
 		ob_puts(b, "\n");
 	}
 	if (r->opts.verbose && d->kind == STREAM_HTTP_REQUEST) {

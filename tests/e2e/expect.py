@@ -9,6 +9,8 @@ RULES = {"method-not-get", "http-version", "host-missing", "upgrade-missing", "u
 HINTS = {"proxy-http10", "upgrade-lost", "http2-client", "connection-hardcoded", "health-check",
          "no-websocket-client", "forwarded", "via", "aws-alb", "h2c-upgrade"}
 OWNERS = {"sock-tracepoint", "egress", "syscall", "proc", "unknown"}
+SYNTAX = {"lf-only", "bare-cr", "obs-fold", "no-colon", "nul", "bad-start-line", "space-in-name", "empty-name",
+          "headers-dropped", "leading-empty-line"}
 LOOPBACK = {"ipv4": "127.0.0.1", "ipv6": "::ffff:127.0.0.1"}
 
 
@@ -47,6 +49,8 @@ def check_shape(ev):
     assert (ev["status"] is None) == (ev["status_line"] is None), (ev["status"], ev["status_line"])
     assert ev["latency_ms"] is None or (isinstance(ev["latency_ms"], (int, float)) and ev["latency_ms"] >= 0)
     assert isinstance(ev["truncated"], bool)
+    assert isinstance(ev["syntax"], list) and set(ev["syntax"]) <= SYNTAX, ev["syntax"]
+    assert ev["request_kind"] == "http-request" or ev["syntax"] == [], ev
     assert ev["accept_ok"] in (True, False, None)
     assert isinstance(ev["headers"], list)
     for pair in ev["headers"]:

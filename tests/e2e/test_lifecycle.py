@@ -71,6 +71,8 @@ def test_empty_line_before_next_head(wssnoop, capture, backend, empty_line):
     expect.check_shape(two)
     assert (two["method"], two["path"], two["status"]) == ("GET", backend.ws_path, r2.status), expect.describe(two)
     assert two["verdict"] == "rejected" and "version-not-13" in two["rules"], expect.describe(two)
+    assert evs[0]["syntax"] == [], expect.describe(evs[0])
+    assert two["syntax"] == (["leading-empty-line"] if empty_line == b"\r\n" else ["lf-only", "leading-empty-line"])
 
 
 def test_keepalive_two_handshakes_in_segments(wssnoop, capture, node_server):
@@ -230,6 +232,9 @@ def test_hostile_bytes_are_escaped(wssnoop, capture, node_server):
     raw = "\n".join(wt.stdout_lines + wt.stderr_lines)
     assert "\x1b" not in raw and "\x07" not in raw and "\x00" not in raw, "raw control bytes printed"
     assert "red" in wt.stdout, "text mode -v shows the request head"
+    # The NUL is a break of HTTP syntax the parser notes, in both forms.
+    assert "nul" in evs[0]["syntax"], evs[0]["syntax"]
+    assert any(line.startswith("    syntax: ") and "nul" in line for line in wt.stdout_lines), wt.stdout
 
 
 def test_truncated_head_is_not_guessed(wssnoop, capture, py_server):
