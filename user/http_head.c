@@ -81,12 +81,14 @@ enum stream_kind http_classify_start(const uint8_t *buf, size_t len)
 	if (len == 0)
 		return STREAM_NEED_MORE;
 
-	/* Empty lines before a request line are skipped (parse_head() notes
-	 * them): what follows them decides, and only a request may. */
+	/* A few empty lines before a request line are skipped (parse_head()
+	 * notes them): what follows them decides, and only a request may. */
 	if (buf[0] == '\r' || buf[0] == '\n') {
 		enum stream_kind kind;
 
 		n = skip_empty_lines(buf, len, &lf_only);
+		if (n > HTTP_LEADING_EMPTY_MAX)
+			return STREAM_NOT_HTTP;
 		if (n == len || (n + 1 == len && buf[n] == '\r'))
 			return STREAM_NEED_MORE;
 		if (!n)

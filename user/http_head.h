@@ -121,6 +121,10 @@ struct http_head {
 
 _Static_assert(HTTP_HEAD_MAX_HEADERS <= 255, "name_first and name_count are bytes");
 
+/* Bytes of empty lines (CRLF or LF) a request line may follow and still be
+ * one: four CRLFs. RFC 9112 2.2 asks servers to ignore at least one. */
+#define HTTP_LEADING_EMPTY_MAX 8
+
 /* Classify the first bytes of a stream direction. */
 enum stream_kind http_classify_start(const uint8_t *buf, size_t len);
 /* Stable lower-case name of a stream kind ("http-request", "tls", ...). */

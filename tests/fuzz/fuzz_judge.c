@@ -539,7 +539,9 @@ static void check_classify(const uint8_t *buf, size_t len, enum stream_kind kind
 	FUZZ_CHECK((unsigned)kind <= STREAM_NOT_HTTP, "kind %d", kind);
 	FUZZ_CHECK(strcmp(stream_kind_name(kind), "?") != 0, "kind without a name");
 	switch (kind) {
-	case STREAM_NEED_MORE: FUZZ_CHECK(len <= 24, "still undecided after %zu bytes", len); break;
+	case STREAM_NEED_MORE:
+		FUZZ_CHECK(len <= 24 + HTTP_LEADING_EMPTY_MAX, "still undecided after %zu bytes", len);
+		break;
 	case STREAM_TLS: FUZZ_CHECK(len >= 3 && buf[0] == 0x16 && buf[1] == 3, "TLS without a record header"); break;
 	case STREAM_HTTP2_PREFACE:
 		FUZZ_CHECK(len >= 12 && memcmp(buf, "PRI * HTTP/2", 12) == 0, "not an h2 preface");
@@ -547,11 +549,17 @@ static void check_classify(const uint8_t *buf, size_t len, enum stream_kind kind
 	case STREAM_HTTP_RESPONSE:
 		FUZZ_CHECK(len >= 5 && memcmp(buf, "HTTP/", 5) == 0, "response without HTTP/");
 		break;
-	case STREAM_HTTP_REQUEST:
-		FUZZ_CHECK(memchr(buf, ' ', len) &&
-			       ((buf[0] >= 'A' && buf[0] <= 'Z') || buf[0] == '-' || buf[0] == '_'),
+	case STREAM_HTTP_REQUEST: {
+		/* After the empty lines allowed before a request line. */
+		size_t at = 0;
+
+		while (at < len && at < HTTP_LEADING_EMPTY_MAX && (buf[at] == '\r' || buf[at] == '\n'))
+			at++;
+		FUZZ_CHECK(at < len && memchr(buf + at, ' ', len - at) &&
+			       ((buf[at] >= 'A' && buf[at] <= 'Z') || buf[at] == '-' || buf[at] == '_'),
 			   "request without a method token");
 		break;
+	}
 	case STREAM_NOT_HTTP: break;
 	}
 	/* More bytes never change a decision, only make one. */

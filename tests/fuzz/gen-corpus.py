@@ -92,6 +92,10 @@ REQUESTS = {
         "Sec-WebSocket-Key: short==", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Version: 13", "X-Api-Key: 0123456789abcdef0123456789abcdef",
         " folded continuation", eol=b"\n"),
+    # After a body on a persistent connection: an empty line first (RFC 9112 2.2).
+    "leading-empty-line": b"\r\n" + head(
+        "GET /ws HTTP/1.1", "Host: a", "Upgrade: websocket", "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 7"),
     "absolute-form": head(
         "GET http://user:hunter2@backend:8080/ws/live?access_token=abc#id_token=x HTTP/1.1",
         "Host: backend:8080", "Upgrade: websocket", "Connection: Upgrade",

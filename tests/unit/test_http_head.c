@@ -95,6 +95,11 @@ static void test_classify_leading_empty_line(void **state)
 	assert_int_equal(http_classify_start(LIT("\r\nHTTP/1.1 200 OK\r\n")), STREAM_NOT_HTTP);
 	assert_int_equal(http_classify_start(LIT("\r\n\x16\x03\x01")), STREAM_NOT_HTTP);
 	assert_int_equal(http_classify_start(LIT("\r\nget / HTTP/1.1")), STREAM_NOT_HTTP);
+	/* Four empty lines at most. */
+	assert_int_equal(http_classify_start(LIT("\r\n\r\n\r\n\r\nGET / HTTP/1.1")), STREAM_HTTP_REQUEST);
+	assert_int_equal(http_classify_start(LIT("\r\n\r\n\r\n\r\n\r")), STREAM_NEED_MORE);
+	assert_int_equal(http_classify_start(LIT("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1")), STREAM_NOT_HTTP);
+	assert_int_equal(http_classify_start(LIT("\n\n\n\n\n\n\n\n\nGET / HTTP/1.1")), STREAM_NOT_HTTP);
 }
 
 static void test_classify_need_more(void **state)
