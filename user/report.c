@@ -441,7 +441,6 @@ static void add_header_value(const struct reporter *r, struct out_buf *b, const 
 	ob_escaped(b, tmp, rr.len, json);
 }
 
-
 /* The request head's breaks of HTTP syntax, as the parser noted them. A cut
  * sample is left out: the truncated rule and field say it. */
 static uint32_t syntax_notes(const struct judged *d)
@@ -467,6 +466,7 @@ static void add_syntax(struct out_buf *b, const struct judged *d, const char *se
 		first = false;
 	}
 }
+
 static void print_json(struct reporter *r, const struct judged *d, struct out_buf *b)
 {
 	const struct exchange *x = d->x;
