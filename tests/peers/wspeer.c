@@ -23,13 +23,14 @@
  * Sec-WebSocket-Accept; a handshake without Upgrade: websocket gets 426; any
  * other broken handshake 400; a plain GET elsewhere 200 with a body
  * (keep-alive); path /close is closed without an answer. Several requests may
- * follow one another on a connection. After a 101 the server echoes every data
+ * follow one another on a connection, an empty line before a request line
+ * ignored as servers do (RFC 9112 2.2). After a 101 the server echoes every data
  * frame, answers Ping with Pong, and answers a Close with the same Close before
  * it closes the connection; otherwise it reads until EOF.
  * All connections are served by the one process (poll), so every socket
  * belongs to the server's pid, which the tests compare with wssnoop's report.
  *
- * Client scenarios: valid, no-upgrade, http10, keepalive, close, split (see
+ * Client scenarios: valid, no-upgrade, http10, keepalive, empty-line, close, split (see
  * scenarios[] below). Exit 0 when the answer is what the scenario expects,
  * 1 when it is not, 2 on a usage error, 3 when the connection itself failed.
  */
@@ -615,6 +616,24 @@ static int serve_frames(struct conn *conn)
 	return result;
 }
 
+/* Drops the empty lines (CRLF or LF) at the start of the buffer: what a
+ * client may send before a request line. */
+static void skip_empty_lines(struct conn *conn)
+{
+	size_t skip = 0;
+
+	while (skip < conn->used) {
+		if (conn->buffer[skip] == '\n')
+			skip++;
+		else if (skip + 1 < conn->used && conn->buffer[skip] == '\r' && conn->buffer[skip + 1] == '\n')
+			skip += 2;
+		else
+			break;
+	}
+	memmove(conn->buffer, conn->buffer + skip, conn->used - skip + 1);
+	conn->used -= skip;
+}
+
 /* Serves every complete head in the buffer; returns -1 when the connection must close. */
 static int serve_buffer(struct conn *conn)
 {
@@ -625,6 +644,7 @@ static int serve_buffer(struct conn *conn)
 		size_t head_len;
 
 		conn->buffer[conn->used] = '\0';
+		skip_empty_lines(conn);
 		end = strstr(conn->buffer, "\r\n\r\n");
 		if (!end)
 			return conn->used >= HEAD_MAX ? -1 : 0;
@@ -982,6 +1002,30 @@ static int scenario_keepalive(struct client *client, const char *port)
 	return scenario_valid(client, port);
 }
 
+/* As keepalive, with an empty line before the handshake's request line, in
+ * the same write: what a client sends after a body. */
+static int scenario_empty_line(struct client *client, const char *port)
+{
+	struct response response;
+	char request[512];
+
+	snprintf(request, sizeof(request),
+		 "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n\r\n",
+		 port);
+	if (send_text(client, request) < 0 || read_response(client, &response) != 1)
+		return 1;
+	if (response.status != 200) {
+		fprintf(stderr, "wspeer: expected 200 first, got '%s'\n", response.status_line);
+		return 1;
+	}
+	request[0] = '\r';
+	request[1] = '\n';
+	format_handshake(request + 2, sizeof(request) - 2, "/ws", client->key, port);
+	if (send_text(client, request) < 0 || read_response(client, &response) != 1)
+		return 1;
+	return is_good_upgrade(client, &response) ? 0 : 1;
+}
+
 static int scenario_close(struct client *client, const char *port)
 {
 	struct response response;
@@ -1034,6 +1078,7 @@ static const struct {
 	{ "no-upgrade", scenario_no_upgrade, "GET /ws with Sec-WebSocket-*, no Upgrade" },
 	{ "http10", scenario_http10, "nginx default proxy: HTTP/1.0, Connection: close" },
 	{ "keepalive", scenario_keepalive, "GET /index.html, then a handshake, one connection" },
+	{ "empty-line", scenario_empty_line, "as keepalive, an empty line before the handshake" },
 	{ "close", scenario_close, "handshake to /close, expects a close without answer" },
 	{ "split", scenario_split, "handshake written in 5 pieces, 50 ms apart" },
 };

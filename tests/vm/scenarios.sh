@@ -27,7 +27,7 @@ verdict_wait=${VERDICT_WAIT:-8}
 exit_wait=${EXIT_WAIT:-20}
 host=127.0.0.1
 # close stays last: its events run on to the end (what wssnoop prints while draining).
-scenarios="valid no-upgrade http10 keepalive split valid6 close"
+scenarios="valid no-upgrade http10 keepalive empty-line split valid6 close"
 
 log() {
 	echo "  [$mode] $*"
@@ -72,6 +72,8 @@ expected_patterns() {
 		'"upgrade-missing"' '"status":426' '"path":"/ws"' ;;
 	keepalive) set -- '"verdict":"upgraded"' '"request_index":2' '"status":101' '"path":"/ws"' \
 		'"version":"HTTP/1.1"' ;;
+	empty-line) set -- '"verdict":"upgraded"' '"request_index":2' '"status":101' '"path":"/ws"' \
+		'"syntax":["leading-empty-line"]' ;;
 	close) set -- '"verdict":"closed"' '"path":"/close"' ;;
 	esac
 	for pattern in '"type":"handshake"' "$@" "E:\"pid\":${pid}[,}]"; do
