@@ -20,22 +20,29 @@ KEEPALIVE_FIRST = {
 }
 
 
-@pytest.mark.parametrize("backend", list(KEEPALIVE_FIRST), indirect=True)
-def test_keepalive_then_handshake(wssnoop, capture, backend):
-    """Every request head is judged, not only the first on a connection."""
+def _after_first(w, backend, second):
+    """The backend's first request, answered on a connection kept open, then
+    second on it; wssnoop stopped after. The second reply and the
+    connection's events."""
     first, first_status = KEEPALIVE_FIRST[backend.name]
-    w = wssnoop(backend)
     with helpers.RawConn(backend.port) as conn:
         conn.send(first)
         r1 = conn.read_reply()
         assert r1.status == first_status and not r1.closed
-        conn.send(helpers.handshake(path=backend.ws_path))
+        conn.send(second)
         r2 = conn.read_reply()
-        assert r2.status == 101
         client_port = conn.lport
         w.wait_events(2, 5, predicate=lambda e: e["rport"] == client_port)
     w.stop()
-    evs = _events_for(w, client_port)
+    return r2, _events_for(w, client_port)
+
+
+@pytest.mark.parametrize("backend", list(KEEPALIVE_FIRST), indirect=True)
+def test_keepalive_then_handshake(wssnoop, capture, backend):
+    """Every request head is judged, not only the first on a connection."""
+    first_status = KEEPALIVE_FIRST[backend.name][1]
+    r2, evs = _after_first(wssnoop(backend), backend, helpers.handshake(path=backend.ws_path))
+    assert r2.status == 101
     assert [e["request_index"] for e in evs] == [1, 2], [expect.describe(e) for e in evs]
     one, two = evs
     for ev in evs:
@@ -53,19 +60,9 @@ def test_empty_line_before_next_head(wssnoop, capture, backend, empty_line):
     """A client may send an empty line before a request line on a persistent
     connection (RFC 9112 2.2), which servers ignore: the head after it is
     sampled and judged all the same."""
-    first, first_status = KEEPALIVE_FIRST[backend.name]
-    w = wssnoop(backend)
-    with helpers.RawConn(backend.port) as conn:
-        conn.send(first)
-        r1 = conn.read_reply()
-        assert r1.status == first_status and not r1.closed
-        conn.send(empty_line + helpers.handshake(path=backend.ws_path, ws_version="7"))
-        r2 = conn.read_reply()
-        assert r2.status in (400, 426), "the server refuses version 7 after the empty line"
-        client_port = conn.lport
-        w.wait_events(2, 5, predicate=lambda e: e["rport"] == client_port)
-    w.stop()
-    evs = _events_for(w, client_port)
+    r2, evs = _after_first(wssnoop(backend), backend,
+                           empty_line + helpers.handshake(path=backend.ws_path, ws_version="7"))
+    assert r2.status in (400, 426), "the server refuses version 7 after the empty line"
     assert [e["request_index"] for e in evs] == [1, 2], [expect.describe(e) for e in evs]
     two = evs[1]
     expect.check_shape(two)

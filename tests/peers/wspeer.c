@@ -949,15 +949,25 @@ static int expect_refusal(struct client *client)
 	return 0;
 }
 
-static int scenario_valid(struct client *client, const char *port)
+/* A good handshake to /ws after the bytes before (none, or what a client
+ * sends ahead of a request line), in one write; expects a 101 with the right
+ * accept. */
+static int upgrade_after(struct client *client, const char *port, const char *before)
 {
 	struct response response;
 	char request[512];
+	size_t n = strlen(before);
 
-	format_handshake(request, sizeof(request), "/ws", client->key, port);
+	memcpy(request, before, n);
+	format_handshake(request + n, sizeof(request) - n, "/ws", client->key, port);
 	if (send_text(client, request) < 0 || read_response(client, &response) != 1)
 		return 1;
 	return is_good_upgrade(client, &response) ? 0 : 1;
+}
+
+static int scenario_valid(struct client *client, const char *port)
+{
+	return upgrade_after(client, port, "");
 }
 
 static int scenario_no_upgrade(struct client *client, const char *port)
@@ -985,7 +995,8 @@ static int scenario_http10(struct client *client, const char *port)
 	return send_text(client, request) < 0 ? 1 : expect_refusal(client);
 }
 
-static int scenario_keepalive(struct client *client, const char *port)
+/* GET /index.html on the connection, answered 200 and kept open. */
+static int page_first(struct client *client, const char *port)
 {
 	struct response response;
 	char request[512];
@@ -999,31 +1010,19 @@ static int scenario_keepalive(struct client *client, const char *port)
 		fprintf(stderr, "wspeer: expected 200 first, got '%s'\n", response.status_line);
 		return 1;
 	}
-	return scenario_valid(client, port);
+	return 0;
+}
+
+static int scenario_keepalive(struct client *client, const char *port)
+{
+	return page_first(client, port) || upgrade_after(client, port, "");
 }
 
 /* As keepalive, with an empty line before the handshake's request line, in
  * the same write: what a client sends after a body. */
 static int scenario_empty_line(struct client *client, const char *port)
 {
-	struct response response;
-	char request[512];
-
-	snprintf(request, sizeof(request),
-		 "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: wspeer\r\n\r\n",
-		 port);
-	if (send_text(client, request) < 0 || read_response(client, &response) != 1)
-		return 1;
-	if (response.status != 200) {
-		fprintf(stderr, "wspeer: expected 200 first, got '%s'\n", response.status_line);
-		return 1;
-	}
-	request[0] = '\r';
-	request[1] = '\n';
-	format_handshake(request + 2, sizeof(request) - 2, "/ws", client->key, port);
-	if (send_text(client, request) < 0 || read_response(client, &response) != 1)
-		return 1;
-	return is_good_upgrade(client, &response) ? 0 : 1;
+	return page_first(client, port) || upgrade_after(client, port, "\r\n");
 }
 
 static int scenario_close(struct client *client, const char *port)
