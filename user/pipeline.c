@@ -25,6 +25,13 @@ static void on_exchange(void *ctx, const struct exchange *x)
 	report_exchange(&p->reporter, x);
 }
 
+static bool not_attempt(void *ctx, const uint8_t *head, size_t len, bool first)
+{
+	struct pipeline *p = ctx;
+
+	return report_not_attempt(&p->reporter, head, len, first);
+}
+
 static void on_lifetime(void *ctx, const struct lifetime_report *l)
 {
 	struct pipeline *p = ctx;
@@ -62,6 +69,7 @@ int pipeline_init(struct pipeline *p, const struct pipeline_opts *opts)
 		.idle_ns = IDLE_NS,
 		.max_conns = MAX_CONNS,
 		.on_exchange = on_exchange,
+		.not_attempt = not_attempt,
 		.on_unowned = opts->owner_lookup == OWNER_LOOKUP_REQUEST ? find_owner : NULL,
 		.on_lifetime = opts->lifetime ? on_lifetime : NULL,
 		.ctx = p,

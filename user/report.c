@@ -779,13 +779,28 @@ static bool paths_match(struct reporter *r, const uint8_t *target, size_t len)
  * parsing them: what ws_is_attempt() says of the parsed head, for a head
  * plain enough to be sure. Any other head is parsed and asked.
  */
-static bool surely_not_attempt(struct reporter *r, const struct exchange *x)
+static bool surely_not_attempt(struct reporter *r, const uint8_t *request, size_t len)
 {
 	struct byte_slice target;
 
-	if (mentions_upgrade(x->request, x->request_len) || !plain_request_line(x->request, x->request_len, &target))
+	if (mentions_upgrade(request, len) || !plain_request_line(request, len, &target))
 		return false;
 	return !r->opts.paths || !paths_match(r, target.ptr, target.len);
+}
+
+/* How report_exchange() takes the request's first bytes. */
+static enum stream_kind request_kind(const uint8_t *request, size_t len, bool first)
+{
+	enum stream_kind kind = first ? http_classify_start(request, len) : STREAM_HTTP_REQUEST;
+
+	if (kind == STREAM_NEED_MORE)
+		kind = len ? STREAM_NOT_HTTP : STREAM_NEED_MORE;
+	return kind;
+}
+
+bool report_not_attempt(struct reporter *r, const uint8_t *request, size_t len, bool first)
+{
+	return request_kind(request, len, first) == STREAM_HTTP_REQUEST && surely_not_attempt(r, request, len);
 }
 
 void report_exchange(struct reporter *r, const struct exchange *x)
@@ -798,11 +813,11 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	OUT_BUF(b);
 
 	r->counts.exchanges++;
-	kind = x->first_on_conn ? http_classify_start(x->request, x->request_len) : STREAM_HTTP_REQUEST;
-	if (kind == STREAM_NEED_MORE)
-		kind = x->request_len ? STREAM_NOT_HTTP : STREAM_NEED_MORE;
+	if (x->not_attempt)
+		return;
+	kind = request_kind(x->request, x->request_len, x->first_on_conn);
 	/* Nearly every request on a busy port: its answer is never looked at. */
-	if (kind == STREAM_HTTP_REQUEST && surely_not_attempt(r, x))
+	if (kind == STREAM_HTTP_REQUEST && surely_not_attempt(r, x->request, x->request_len))
 		return;
 	memset(&d, 0, offsetof(struct judged, req));
 	d.x = x;

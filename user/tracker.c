@@ -66,6 +66,7 @@ struct pending {
 	bool gap;
 	bool first;
 	bool reported; /* already reported as no-response; a late answer is dropped */
+	bool not_attempt; /* tracker_opts.not_attempt cleared it: no copy is kept */
 };
 
 struct conn {
@@ -221,6 +222,7 @@ static void report(struct tracker *t, struct conn *c, struct pending *p, enum ex
 		.request_truncated = p->truncated,
 		.request_gap = p->gap,
 		.first_on_conn = p->first,
+		.not_attempt = p->not_attempt,
 		.answer = answer,
 		.answer_len = answer_len,
 		.answer_truncated = answer_truncated,
@@ -494,11 +496,15 @@ static void request_complete(struct tracker *t, struct conn *c, const uint8_t *h
 	}
 	p = pending_at(c, c->n_pending);
 	memset(p, 0, sizeof(*p));
-	p->request = request_alloc(t, len);
-	if (!p->request)
-		return;
-	memcpy(p->request, head, len);
-	p->request_len = len;
+	if (t->opts.not_attempt && t->opts.not_attempt(t->opts.ctx, head, len, first)) {
+		p->not_attempt = true;
+	} else {
+		p->request = request_alloc(t, len);
+		if (!p->request)
+			return;
+		memcpy(p->request, head, len);
+		p->request_len = len;
+	}
 	p->truncated = truncated;
 	p->gap = gap;
 	p->first = first;
@@ -586,6 +592,22 @@ static void head_complete(struct tracker *t, struct conn *c, int dir, const uint
 }
 
 /*
+ * An answer to the one request waiting, which is no attempt, in a window
+ * that holds only its status line's sample: nothing after its head can be
+ * used (no other request waits for an answer, and none is being put
+ * together, which a server may refuse before it ends), and nothing in it is
+ * read, so its end is not looked for. An interim answer (1xx) is read as
+ * ever: the final answer may follow it in the window.
+ */
+static bool answer_taken_whole(struct conn *c, int dir, const uint8_t *p, size_t avail)
+{
+	const struct head_asm *in = &c->dir[WS_DIR_IN];
+
+	return dir == WS_DIR_OUT && c->dir[dir].status_only && c->n_pending == 1 && pending_at(c, 0)->not_attempt &&
+	       !(in->active && in->used < in->contig) && avail >= 10 && p[9] != '1';
+}
+
+/*
  * Turn the bytes [*used, contig) of a head's window into heads: several when
  * requests are pipelined. buf holds the window from its start, cap its
  * budget. Returns true when what is left must wait for more segments, false
@@ -612,6 +634,10 @@ static bool drain_window(struct tracker *t, struct conn *c, int dir, const uint8
 			 * are (TLS, HTTP/2, garbage); later ones are a body or frames. */
 			if (first)
 				head_complete(t, c, dir, p, avail, false, false, true, ts);
+			return false;
+		}
+		if (answer_taken_whole(c, dir, p, avail)) {
+			head_complete(t, c, dir, p, avail, false, false, first, ts);
 			return false;
 		}
 		if (http_find_head_end(p, avail, &head_len)) {

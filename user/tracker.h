@@ -48,6 +48,8 @@ struct exchange {
 	bool request_truncated; /* the sample budget ended before the head did */
 	bool request_gap;	/* segments of the head were never seen */
 	bool first_on_conn;	/* these are the connection's first bytes */
+	bool not_attempt;	/* tracker_opts.not_attempt said so of the request:
+				   request is NULL, and the answer was not parsed */
 	const uint8_t *answer;	/* NULL unless end == EXCHANGE_ANSWERED */
 	size_t answer_len;
 	bool answer_truncated;
@@ -58,6 +60,9 @@ struct exchange {
 };
 
 typedef void (*exchange_fn)(void *ctx, const struct exchange *x);
+/* Is this request head (first: the connection's first bytes) surely no
+ * WebSocket attempt, so that no copy of it need wait for its answer? */
+typedef bool (*not_attempt_fn)(void *ctx, const uint8_t *head, size_t len, bool first);
 
 /* The end of a connection that upgraded (a 101 answer), or its state at exit. */
 struct lifetime_report {
@@ -85,6 +90,11 @@ struct tracker_opts {
 	uint64_t idle_ns;	 /* a quiet connection with nothing pending is forgotten after this */
 	uint32_t max_conns;	 /* bound on the table; the least recently used is evicted */
 	exchange_fn on_exchange;
+	/* Asked as each request head completes; may be NULL. A request it
+	 * clears is reported with not_attempt set, and the answer to it is
+	 * taken as it comes, its head's end not looked for where nothing can
+	 * follow it in the window (a status line sampled alone). */
+	not_attempt_fn not_attempt;
 	/* Called when a request head completes on a connection whose owner is
 	 * still unknown, while the socket most likely still exists; now_ns is
 	 * the tracker's time (the latest record's). May be NULL. */

@@ -52,14 +52,36 @@ struct record_head {
 
 enum record_op {
 	OP_DATA0 = 0, /* 0-3: data, the common case */
+	OP_DATA_STATUS = 3, /* data with WS_F_STATUS_ONLY too (an answer sampled for its status line) */
 	OP_OWNER = 4,
 	OP_CLOSE = 5,
 	OP_TICK = 6,
 	OP_RAW = 7, /* a record of any type byte, with a sample_len that may lie */
 };
 
+/* One exchange as the tracker pairs it, to compare two trackers by. */
+struct pairing {
+	uint64_t cookie;
+	unsigned index;
+	enum exchange_end end;
+	bool not_attempt;
+	uint64_t request_hash, answer_hash; /* of bytes a not-attempt's pairing need not keep: 0 there */
+};
+
+#define FUZZ_EV_PAIRINGS 256
+
+struct pairings {
+	struct pairing v[FUZZ_EV_PAIRINGS];
+	size_t n; /* may pass FUZZ_EV_PAIRINGS: those beyond are counted, not kept */
+};
+
 struct run {
 	struct tracker *tracker;
+	/* The same records through a tracker without the not-attempt test:
+	 * where the test is on, it must pair every exchange the same. */
+	struct tracker *twin;
+	struct pairings paired, twin_paired;
+	bool not_attempt_on;
 	struct reporter json, text;
 	FILE *json_out, *text_out;
 	char *json_buf, *text_buf;
@@ -121,6 +143,62 @@ static void check_text_lines(struct run *r)
 	FUZZ_CHECK(r->text_size == 0 || r->text_buf[r->text_size - 1] == '\n', "text output does not end a line");
 }
 
+static uint64_t bytes_hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h | 1;
+}
+
+static void note_pairing(struct pairings *ps, const struct exchange *x, bool not_attempt)
+{
+	struct pairing *p = ps->n < FUZZ_EV_PAIRINGS ? &ps->v[ps->n] : NULL;
+
+	ps->n++;
+	if (!p)
+		return;
+	p->cookie = x->conn->cookie;
+	p->index = x->request_index;
+	p->end = x->end;
+	p->not_attempt = not_attempt;
+	p->request_hash = not_attempt ? 0 : bytes_hash(x->request, x->request_len);
+	p->answer_hash = not_attempt || !x->answer ? 0 : bytes_hash(x->answer, x->answer_len);
+}
+
+static void on_twin_exchange(void *ctx, const struct exchange *x)
+{
+	struct run *r = ctx;
+
+	note_pairing(&r->twin_paired, x, false);
+}
+
+/* What the pipeline asks, of the JSON reporter (both have the same paths). */
+static bool fuzz_not_attempt(void *ctx, const uint8_t *head, size_t len, bool first)
+{
+	struct run *r = ctx;
+
+	FUZZ_CHECK(head && len > 0 && len <= r->request_budget, "not-attempt asked of %zu bytes", len);
+	return report_not_attempt(&r->json, head, len, first);
+}
+
+static void check_pairings(const struct run *r)
+{
+	FUZZ_CHECK(r->paired.n == r->twin_paired.n, "%zu exchanges, %zu without the not-attempt test", r->paired.n,
+		   r->twin_paired.n);
+	for (size_t i = 0; i < r->paired.n && i < FUZZ_EV_PAIRINGS; i++) {
+		const struct pairing *a = &r->paired.v[i], *b = &r->twin_paired.v[i];
+
+		FUZZ_CHECK(a->cookie == b->cookie && a->index == b->index && a->end == b->end,
+			   "exchange %zu: cookie %llu request %u end %d, without the test cookie %llu request %u end %d",
+			   i, (unsigned long long)a->cookie, a->index, a->end, (unsigned long long)b->cookie, b->index,
+			   b->end);
+		FUZZ_CHECK(a->not_attempt || (a->request_hash == b->request_hash && a->answer_hash == b->answer_hash),
+			   "exchange %zu: an attempt's bytes differ without the not-attempt test", i);
+	}
+}
+
 static void on_exchange(void *ctx, const struct exchange *x)
 {
 	struct run *r = ctx;
@@ -129,7 +207,10 @@ static void on_exchange(void *ctx, const struct exchange *x)
 
 	FUZZ_CHECK(x->conn && x->conn->cookie && x->conn->cookie <= FUZZ_EV_COOKIES, "exchange on cookie %llu",
 		   x->conn ? (unsigned long long)x->conn->cookie : 0ULL);
-	FUZZ_CHECK(x->request && x->request_len > 0, "exchange without request bytes");
+	note_pairing(&r->paired, x, x->not_attempt);
+	FUZZ_CHECK(!x->not_attempt || r->not_attempt_on, "not_attempt set with no test to set it");
+	FUZZ_CHECK(x->not_attempt ? !x->request && !x->request_len : x->request && x->request_len > 0,
+		   "exchange without request bytes (not_attempt %d)", x->not_attempt);
 	FUZZ_CHECK(x->request_len <= r->request_budget, "request of %zu bytes, budget %u", x->request_len,
 		   r->request_budget);
 	FUZZ_CHECK((x->end == EXCHANGE_ANSWERED) == (x->answer != NULL), "answer %p with end %d",
@@ -139,7 +220,8 @@ static void on_exchange(void *ctx, const struct exchange *x)
 	FUZZ_CHECK(x->end <= EXCHANGE_NO_RESPONSE, "end %d", x->end);
 	FUZZ_CHECK(x->request_index >= 1, "request_index 0");
 	/* Touch the last byte promised, so that ASan sees a length that lies. */
-	last = x->request[x->request_len - 1];
+	if (x->request)
+		last = x->request[x->request_len - 1];
 	if (x->answer)
 		last = x->answer[x->answer_len - 1];
 	(void)last;
@@ -287,8 +369,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned d = 0; d < 2; d++)
 			next_seq[c][d] = (c & 1) ? 0xffffff00u + 16 * c : 1000u * c;
 
+	/* The twin: the same tracker without the not-attempt test, nor the
+	 * callbacks that print or look up owners (they do not change pairing). */
+	topts.on_exchange = on_twin_exchange;
+	topts.on_unowned = NULL;
+	topts.on_lifetime = NULL;
+	r.twin = tracker_new(&topts);
+	topts.on_exchange = on_exchange;
+	topts.on_unowned = (data[1] & 0x60) == 0x20 ? on_unowned : NULL;
+	topts.on_lifetime = on_lifetime;
+	r.not_attempt_on = !(data[1] & 0x80);
+	topts.not_attempt = r.not_attempt_on ? fuzz_not_attempt : NULL;
 	r.tracker = tracker_new(&topts);
-	if (!r.tracker)
+	if (!r.tracker || !r.twin)
 		abort();
 
 	while (pos + FUZZ_EV_RECORD <= size) {
@@ -309,6 +402,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (what == OP_TICK) {
 			tracker_tick(r.tracker, now);
+			tracker_tick(r.twin, now);
 			continue;
 		}
 		ev_size = sizeof(*ev) + (what == OP_OWNER || what == OP_CLOSE ? 0 : len);
@@ -338,7 +432,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t seq = next_seq[cookie][dir] + (uint32_t)(int32_t)(int8_t)h.seq;
 
 			ev->type = WS_EV_DATA;
-			ev->flags = h.flags;
+			ev->flags = h.flags | (what == OP_DATA_STATUS ? WS_F_STATUS_ONLY : 0);
 			ev->seq = seq;
 			ev->sample_len = (uint32_t)len;
 			ev->payload_len = (uint32_t)len + ((h.flags & WS_F_CUT) ? 1000 : 0);
@@ -349,10 +443,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		set_owner(ev, h.owner, payload, len);
 		tracker_event(r.tracker, ev, ev_size);
+		tracker_event(r.twin, ev, ev_size);
 		free(ev);
 	}
 	tracker_tick(r.tracker, now);
 	tracker_flush(r.tracker);
+	tracker_tick(r.twin, now);
+	tracker_flush(r.twin);
+	check_pairings(&r);
+	tracker_free(r.twin);
 	tracker_stats(r.tracker, &stats);
 	FUZZ_CHECK(stats.conns == 0, "%llu connections left after the flush", (unsigned long long)stats.conns);
 	FUZZ_CHECK(r.exchanges == stats.requests, "%llu exchanges for %llu requests", (unsigned long long)r.exchanges,

@@ -174,7 +174,7 @@ def judge_corpus():
 
 # ---- events -------------------------------------------------------------------
 F_HEAD_START, F_FIRST, F_CONT, F_CUT, F_FIN, F_LIFETIME = 1, 2, 4, 8, 16, 128
-OP_DATA, OP_OWNER, OP_CLOSE, OP_TICK = 0, 4, 5, 6
+OP_DATA, OP_DATA_STATUS, OP_OWNER, OP_CLOSE, OP_TICK = 0, 3, 4, 5, 6
 IN, OUT = 0, 1
 
 
@@ -273,6 +273,22 @@ def events_corpus():
     files["ev-cut-budget"] = settings(request_budget=1, max_conns=0) + (
         send(8, IN, REQUESTS["firefox"], size=90) + send(9, IN, REQUESTS["socketio"], size=255)
         + send(8, OUT, ANSWERS["python-101"]))
+
+    # A busy port's keep-alive pages (no attempts: nothing kept of them),
+    # answered with status-line samples, and attempts between them: one
+    # after a page, one pipelined behind a page with both answers in one
+    # window, one behind an interim answer.
+    page = b"GET /index.html HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    status_only = lambda data: rec(OP_DATA_STATUS, 13, OUT, F_HEAD_START, 0, data)
+    files["ev-pages-then-attempts"] = settings(answer_budget=2) + (
+        send(13, IN, page) + status_only(ok + b"<" * 80)
+        + send(13, IN, REQUESTS["chrome"], first=False) + status_only(ANSWERS["tomcat-404"][:200])
+        + send(13, IN, page + REQUESTS["good-curl"][:180], first=False, size=255)
+        + status_only(ok + ANSWERS["python-400"][:150])
+        + send(13, IN, page, first=False)
+        + status_only(b"HTTP/1.1 100 Continue\r\n\r\n" + ok)
+        + rec(OP_CLOSE, 13))
     return files
 
 

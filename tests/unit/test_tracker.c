@@ -24,7 +24,7 @@ struct seen {
 	char request[512];
 	char answer[512];
 	unsigned index;
-	bool truncated, first, answer_truncated;
+	bool truncated, first, answer_truncated, not_attempt;
 	uint32_t tgid;
 };
 
@@ -38,13 +38,15 @@ static void on_exchange(void *ctx, const struct exchange *x)
 	(void)ctx;
 	memset(s, 0, sizeof(*s));
 	s->end = x->end;
-	memcpy(s->request, x->request, x->request_len < 511 ? x->request_len : 511);
+	if (x->request)
+		memcpy(s->request, x->request, x->request_len < 511 ? x->request_len : 511);
 	if (x->answer)
 		memcpy(s->answer, x->answer, x->answer_len < 511 ? x->answer_len : 511);
 	s->index = x->request_index;
 	s->truncated = x->request_truncated;
 	s->answer_truncated = x->answer_truncated;
 	s->first = x->first_on_conn;
+	s->not_attempt = x->not_attempt;
 	s->tgid = x->conn->tgid;
 }
 
@@ -332,6 +334,103 @@ static void test_status_only_answer(void **state)
 	tracker_free(t);
 }
 
+/* The reporter's test as the pipeline wires it, reduced: a request for
+ * /index.html is no attempt. Counts what it was asked. */
+static int not_attempt_asked;
+
+static bool index_not_attempt(void *ctx, const uint8_t *head, size_t len, bool first)
+{
+	(void)ctx;
+	(void)first;
+	not_attempt_asked++;
+	return len >= 16 && memcmp(head, "GET /index.html ", 16) == 0;
+}
+
+/* A request cleared as no attempt keeps no copy; its status-line answer is
+ * paired with it whole, and the attempts around it are read as ever: after
+ * it on the connection, pipelined behind it (two waiting: the answers in one
+ * window are found by their ends), and behind an interim answer. */
+static void test_not_attempt_keeps_no_copy(void **state)
+{
+	struct tracker_opts o = {
+		.request_budget = 4096, .answer_budget = 1024, .timeout_ns = 1000, .max_conns = 4,
+		.on_exchange = on_exchange, .not_attempt = index_not_attempt,
+	};
+	struct tracker *t;
+	const char *page = "GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n";
+	const char *cont = "HTTP/1.1 100 Continue\r\n\r\n";
+	char ans[WS_ANSWER_STATUS_SAMPLE], two[512];
+	uint32_t in = 1, out = 1;
+
+	(void)state;
+	n_seen = not_attempt_asked = 0;
+	t = tracker_new(&o);
+	memset(ans, '<', sizeof(ans));
+	memcpy(ans, ANS200, strlen(ANS200));
+	feed(t, 9, WS_DIR_IN, in, FIRST, page, strlen(page), 1);
+	in += strlen(page);
+	feed(t, 9, WS_DIR_OUT, out, FIRST | WS_F_STATUS_ONLY | WS_F_CUT, ans, sizeof(ans), 2);
+	out += 600;
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(not_attempt_asked, 1);
+	assert_true(seen[0].not_attempt);
+	assert_string_equal(seen[0].request, "");
+	assert_int_equal(seen[0].end, EXCHANGE_ANSWERED);
+	assert_int_equal(seen[0].index, 1);
+	assert_memory_equal(seen[0].answer, ANS200, strlen(ANS200));
+
+	/* The attempt after it is the second request, with its own answer. */
+	feed(t, 9, WS_DIR_IN, in, HS, REQ, strlen(REQ), 3);
+	in += strlen(REQ);
+	memcpy(ans, "HTTP/1.1 400 Bad", 16);
+	feed(t, 9, WS_DIR_OUT, out, HS | WS_F_STATUS_ONLY | WS_F_CUT, ans, sizeof(ans), 4);
+	out += 600;
+	assert_int_equal(n_seen, 2);
+	assert_false(seen[1].not_attempt);
+	assert_string_equal(seen[1].request, REQ);
+	assert_int_equal(seen[1].index, 2);
+	assert_memory_equal(seen[1].answer, "HTTP/1.1 400 Bad", 16);
+
+	/* Pipelined: the page, then an attempt; both answers in one window. */
+	snprintf(two, sizeof(two), "%s%s", page, REQ);
+	feed(t, 9, WS_DIR_IN, in, HS, two, strlen(two), 5);
+	in += strlen(two);
+	snprintf(two, sizeof(two), "%s%s", ANS200, ANS101);
+	feed(t, 9, WS_DIR_OUT, out, HS | WS_F_STATUS_ONLY, two, strlen(two), 6);
+	out += strlen(two);
+	assert_int_equal(n_seen, 4);
+	assert_true(seen[2].not_attempt);
+	assert_int_equal(seen[2].index, 3);
+	assert_string_equal(seen[3].request, REQ);
+	assert_string_equal(seen[3].answer, ANS101);
+	assert_int_equal(seen[3].index, 4);
+
+	/* Pipelined behind a page, an attempt whose head has not all come, and
+	 * in the window of the page's answer the start of another: it waits
+	 * there for its end, and is the attempt's once both are whole. */
+	snprintf(two, sizeof(two), "%s%s", page, REQ);
+	feed(t, 9, WS_DIR_IN, in, HS, two, strlen(page) + 20, 9);
+	snprintf(two, sizeof(two), "%s%s", ANS200, "HTTP/1.1 431 Too Large\r\n");
+	feed(t, 9, WS_DIR_OUT, out, HS | WS_F_STATUS_ONLY, two, strlen(two), 10);
+	out += strlen(two);
+	assert_int_equal(n_seen, 5);
+	assert_true(seen[4].not_attempt);
+	feed(t, 9, WS_DIR_IN, in + (uint32_t)strlen(page) + 20, WS_F_CONT, REQ + 20, strlen(REQ) - 20, 11);
+	feed(t, 9, WS_DIR_OUT, out, WS_F_CONT, "\r\n", 2, 11);
+	assert_int_equal(n_seen, 6);
+	assert_string_equal(seen[5].request, REQ);
+	assert_string_equal(seen[5].answer, "HTTP/1.1 431 Too Large\r\n\r\n");
+
+	/* Behind an interim answer in the same window, the final one is found. */
+	feed(t, 10, WS_DIR_IN, 1, FIRST, page, strlen(page), 11);
+	snprintf(two, sizeof(two), "%s%s", cont, ANS200);
+	feed(t, 10, WS_DIR_OUT, 1, FIRST | WS_F_STATUS_ONLY, two, strlen(two), 12);
+	assert_int_equal(n_seen, 7);
+	assert_true(seen[6].not_attempt);
+	assert_string_equal(seen[6].answer, ANS200);
+	tracker_free(t);
+}
+
 /* A request that reached the listening socket (accept queue full) comes
  * under the 4-tuple's stand-in cookie; the answer under the connection's own
  * cookie finds it, and two such connections are never merged. */
@@ -513,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_closed_before_answer),
 		cmocka_unit_test(test_timeout_then_late_answer),
 		cmocka_unit_test(test_status_only_answer),
+		cmocka_unit_test(test_not_attempt_keeps_no_copy),
 		cmocka_unit_test(test_pre_accept_adopted_by_own_cookie),
 		cmocka_unit_test(test_pre_accept_closed_by_endpoints),
 		cmocka_unit_test(test_record_after_its_close),
