@@ -29,7 +29,7 @@ endif
 
 # Loader-side sources need libbpf and the skeletons; everything else in user/
 # is pure judgement code, collected in a library the unit tests link against.
-LOADER_SRCS := user/main.c user/capture.c
+LOADER_SRCS := user/main.c user/capture.c user/ring.c
 PURE_SRCS   := $(filter-out $(LOADER_SRCS),$(wildcard user/*.c))
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 SKELS       := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))

@@ -25,6 +25,7 @@
 #include "batch.h"
 #include "capture.h"
 #include "reorder.h"
+#include "ring.h"
 #include "wssnoop.skel.h"
 #include "syscall.skel.h"
 
@@ -37,7 +38,8 @@ struct capture {
 	struct bpf_object *obj; /* whichever skeleton was loaded */
 	__u8 *watched;		/* the programs' .bss watched_ports[] */
 	volatile __u8 *stage_dirty; /* the programs' .bss stage_dirty[] */
-	struct ring_buffer *rb;
+	struct ring *ring;
+	uint64_t ring_tag;	 /* of the ring record being read */
 	struct bpf_link *links[MAX_PROGS];
 	int n_links;
 	int cgroup_fd;
@@ -333,6 +335,21 @@ static bool flush_works_unprivileged(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+static int emit_held(void *ctx, const struct ws_event *ev, size_t size)
+{
+	struct capture *c = ctx;
+
+	return c->opts.on_event(c->opts.ctx, ev, size);
+}
+
+/* A record handed on: the room of its ring record may go back to the kernel. */
+static void held_done(void *ctx, uint64_t tag)
+{
+	struct capture *c = ctx;
+
+	ring_unref(c->ring, tag);
+}
+
 static int start_staging(struct capture *c, int flush_fd, char *err, size_t errlen)
 {
 	int n = libbpf_num_possible_cpus();
@@ -341,10 +358,11 @@ static int start_staging(struct capture *c, int flush_fd, char *err, size_t errl
 		return fail(err, errlen, "cannot count the CPUs: %s", strerror(-n));
 	c->n_cpus = n;
 	c->flush_fd = flush_fd;
-	/* What waits to be put in order is bounded like the ring, but never so
-	 * tightly that a small ring forces records out before their flush. */
-	c->reorder = reorder_new(c->opts.ringbuf_bytes > (1u << 20) ? c->opts.ringbuf_bytes : 1u << 20,
-				 c->opts.on_event, c->opts.ctx);
+	/* Records wait to be put in order where the kernel wrote them (the
+	 * ring's room bounds them: see capture_poll()); the headers the merge
+	 * keeps of them are bounded like the ring. */
+	c->reorder = reorder_new(c->opts.ringbuf_bytes > (1u << 20) ? c->opts.ringbuf_bytes : 1u << 20, emit_held,
+				 held_done, c);
 	if (!c->reorder)
 		return fail(err, errlen, "out of memory");
 	return 0;
@@ -472,7 +490,7 @@ static struct bpf_map *events_map(struct capture *c)
 	return bpf_object__find_map_by_name(c->obj, "events");
 }
 
-static int on_ring_record(void *ctx, void *data, size_t size);
+static void on_ring_record(void *ctx, void *data, size_t size, uint64_t tag);
 
 int capture_open(const struct capture_opts *opts, struct capture **out, char *err, size_t errlen)
 {
@@ -521,8 +539,8 @@ int capture_open(const struct capture_opts *opts, struct capture **out, char *er
 		ret = open_syscall_capture(c, err, errlen);
 	if (ret)
 		goto cleanup;
-	c->rb = ring_buffer__new(bpf_map__fd(events_map(c)), on_ring_record, c, NULL);
-	if (!c->rb) {
+	c->ring = ring_open(bpf_map__fd(events_map(c)), c->reorder != NULL, on_ring_record, c);
+	if (!c->ring) {
 		ret = fail(err, errlen, "creating the ring buffer reader failed: %s", strerror(errno));
 		goto cleanup;
 	}
@@ -548,29 +566,31 @@ static void deliver(void *ctx, const struct ws_event *ev, size_t size)
 {
 	struct capture *c = ctx;
 
-	if (c->reorder)
-		reorder_push(c->reorder, ev, size);
-	else
+	if (c->reorder) {
+		ring_ref(c->ring, c->ring_tag);
+		reorder_hold(c->reorder, ev, size, c->ring_tag);
+	} else {
 		c->opts.on_event(c->opts.ctx, ev, size);
+	}
 }
 
 /* One ring record: an event, or a batch of them from one CPU's stage. A
  * batch that does not add up (it never should) is counted, and what of it
  * can be read is read. */
-static int on_ring_record(void *ctx, void *data, size_t size)
+static void on_ring_record(void *ctx, void *data, size_t size, uint64_t tag)
 {
 	struct capture *c = ctx;
 	bool complete;
 
+	c->ring_tag = tag;
 	if (!batch_is(data, size)) {
 		deliver(c, data, size);
-		return 0;
+		return;
 	}
 	c->stats.batches++;
 	batch_walk(data, size, deliver, c, &complete);
 	if (!complete)
 		c->stats.batch_errors++;
-	return 0;
 }
 
 /* Run the flush on one CPU; false when its stage stayed taken by the run the
@@ -625,9 +645,18 @@ static void kick_stages(struct capture *c)
 		c->delivered_ns = t - KICK_SLACK_NS;
 }
 
+/* Records held in place keep their room in the ring from the kernel: past
+ * half of it, the oldest are handed on before their flush (counted forced)
+ * rather than the kernel losing what comes next. */
+static void bound_held(struct capture *c)
+{
+	while (ring_held_bytes(c->ring) > ring_size(c->ring) / 2 && reorder_force_one(c->reorder))
+		;
+}
+
 int capture_poll(struct capture *c, int timeout_ms)
 {
-	int n = ring_buffer__poll(c->rb, timeout_ms);
+	int n = ring_poll(c->ring, timeout_ms);
 	int more;
 
 	if (n < 0)
@@ -635,11 +664,11 @@ int capture_poll(struct capture *c, int timeout_ms)
 	if (c->reorder && (capture_clock_ns() - c->last_kick_ns >= KICK_NS || reorder_held(c->reorder) >= KICK_HELD))
 		kick_stages(c);
 	/* Records written with BPF_RB_NO_WAKEUP do not wake epoll: take them too. */
-	more = ring_buffer__consume(c->rb);
-	if (more < 0)
-		return more;
-	if (c->reorder)
+	more = ring_consume(c->ring);
+	if (c->reorder) {
 		reorder_release(c->reorder, c->delivered_ns);
+		bound_held(c);
+	}
 	return n + more;
 }
 
@@ -649,7 +678,7 @@ int capture_drain(struct capture *c)
 
 	if (c->reorder)
 		kick_stages(c);
-	n = ring_buffer__consume(c->rb);
+	n = ring_consume(c->ring);
 	if (c->reorder)
 		reorder_drain(c->reorder);
 	return n;
@@ -752,7 +781,7 @@ void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
-	ring_buffer__free(c->rb);
+	ring_close(c->ring);
 	for (int i = 0; i < c->n_links; i++)
 		bpf_link__destroy(c->links[i]);
 	wssnoop_bpf__destroy(c->skb_skel);

@@ -10,6 +10,10 @@
  * push costs no comparison beyond the last record's time. Out-of-order input
  * of any shape degrades to runs of one record, a plain heap of records.
  *
+ * A record is held either as a copy (reorder_push()) or where it lies
+ * (reorder_hold(): the loader's records wait in the ring buffer itself, and
+ * only a header is taken for them here).
+ *
  * The copies come from free lists of size classes at each power of two and
  * halfway between (128, 192, 256, 384, ... 24576 bytes: at most a third of a
  * buffer wasted): a release hands its buffers to the pushes that follow
@@ -56,13 +60,16 @@
 #define KEPT_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* A held record: this header, then the record, aligned as in the ring. */
+/* A held record: this header, then the record, aligned as in the ring; or,
+ * for a record held where it lies (reorder_hold()), this header alone. */
 struct copy {
 	struct copy *next; /* in its run */
 	uint64_t ts;
 	uint64_t seq; /* push order, for equal times */
 	size_t size;  /* of the record */
 	uint64_t next_ts, next_seq; /* next's key, set with next */
+	const struct ws_event *ref; /* the record held in place, or NULL: it follows */
+	uint64_t tag;		    /* of a record held in place, for the done callback */
 };
 
 /* A run in the heap, keyed by its oldest record (the key copied here so that
@@ -81,6 +88,7 @@ struct kept {
 
 struct reorder {
 	reorder_emit_fn emit;
+	reorder_done_fn done; /* for records held in place */
 	void *ctx;
 	size_t max_bytes;
 	size_t keep_max; /* kept buffers beyond this go back to malloc */
@@ -101,6 +109,11 @@ struct reorder {
 static struct ws_event *record_of(struct copy *c)
 {
 	return (struct ws_event *)(c + 1);
+}
+
+static const struct ws_event *held_record(struct copy *c)
+{
+	return c->ref ? c->ref : record_of(c);
 }
 
 static size_t class_bytes(unsigned c)
@@ -186,7 +199,7 @@ static bool kept_room(struct kept *s)
 
 static void keep_or_free(struct reorder *r, struct copy *c)
 {
-	size_t bytes = buffer_bytes(c->size);
+	size_t bytes = buffer_bytes(c->ref ? 0 : c->size);
 	unsigned k = class_of(bytes);
 
 	if (k == NO_CLASS || r->kept_bytes + bytes > r->keep_max || !kept_room(&r->kept[k])) {
@@ -265,7 +278,9 @@ static void hand_on(struct reorder *r, struct copy *c)
 	}
 	r->held--;
 	r->stats.released++;
-	r->emit(r->ctx, record_of(c), c->size);
+	r->emit(r->ctx, held_record(c), c->size);
+	if (c->ref && r->done)
+		r->done(r->ctx, c->tag);
 	keep_or_free(r, c);
 }
 
@@ -314,13 +329,14 @@ static void hand_on_now(struct reorder *r, const struct ws_event *ev, size_t siz
 	r->emit(r->ctx, ev, size);
 }
 
-struct reorder *reorder_new(size_t max_bytes, reorder_emit_fn emit, void *ctx)
+struct reorder *reorder_new(size_t max_bytes, reorder_emit_fn emit, reorder_done_fn done, void *ctx)
 {
 	struct reorder *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->emit = emit;
+	r->done = done;
 	r->ctx = ctx;
 	r->max_bytes = max_bytes;
 	/* Kept buffers serve the pushes right after a release; beyond a
@@ -329,13 +345,17 @@ struct reorder *reorder_new(size_t max_bytes, reorder_emit_fn emit, void *ctx)
 	return r;
 }
 
-void reorder_push(struct reorder *r, const struct ws_event *ev, size_t size)
+/* Hold ev in a copy of its own (the record follows the header), or where
+ * it lies (ref set, the header alone). */
+static void push(struct reorder *r, const struct ws_event *ev, size_t size, const struct ws_event *ref, uint64_t tag)
 {
 	struct copy *c;
 
 	r->stats.pushed++;
 	if (size < sizeof(*ev)) {
 		hand_on_now(r, ev, size, false);
+		if (ref && r->done)
+			r->done(r->ctx, tag);
 		return;
 	}
 	if (ev->ts_ns < r->watermark)
@@ -348,17 +368,24 @@ void reorder_push(struct reorder *r, const struct ws_event *ev, size_t size)
 
 		if (!runs) {
 			hand_on_now(r, ev, size, true);
+			if (ref && r->done)
+				r->done(r->ctx, tag);
 			return;
 		}
 		r->runs = runs;
 		r->runs_cap = cap;
 	}
-	c = take_buffer(r, size);
+	c = take_buffer(r, ref ? 0 : size);
 	if (!c) {
 		hand_on_now(r, ev, size, true);
+		if (ref && r->done)
+			r->done(r->ctx, tag);
 		return;
 	}
-	memcpy(record_of(c), ev, size);
+	c->ref = ref;
+	c->tag = tag;
+	if (!ref)
+		memcpy(record_of(c), ev, size);
 	c->next = NULL;
 	c->ts = ev->ts_ns;
 	c->seq = r->seq++;
@@ -379,6 +406,27 @@ void reorder_push(struct reorder *r, const struct ws_event *ev, size_t size)
 	r->open_tail = c;
 	if (++r->held > r->stats.held_max)
 		r->stats.held_max = r->held;
+}
+
+void reorder_push(struct reorder *r, const struct ws_event *ev, size_t size)
+{
+	push(r, ev, size, NULL, 0);
+}
+
+void reorder_hold(struct reorder *r, const struct ws_event *ev, size_t size, uint64_t tag)
+{
+	push(r, ev, size, ev, tag);
+}
+
+bool reorder_force_one(struct reorder *r)
+{
+	struct copy *c = oldest(r);
+
+	if (!c)
+		return false;
+	r->stats.forced++;
+	hand_on(r, c);
+	return true;
 }
 
 void reorder_release(struct reorder *r, uint64_t watermark_ns)

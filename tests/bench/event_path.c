@@ -377,7 +377,7 @@ static double run(const struct scenario *s, const struct path_set *paths, unsign
 	popts.report.json = s->json;
 	popts.report.paths = paths;
 	popts.report.mono_to_real_ns = 1700000000000000000LL;
-	ro = reorder_new(4u << 20, pipeline_record, &p);
+	ro = reorder_new(4u << 20, pipeline_record, NULL, &p);
 	order = malloc(r->n_offsets * sizeof(*order));
 	if (pipeline_init(&p, &popts) || !ro || !order) {
 		fprintf(stderr, "event_path: out of memory\n");

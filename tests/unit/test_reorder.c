@@ -30,6 +30,7 @@ static size_t pushed_bytes, out_bytes;
 static bool check_oldest;	     /* each record out is the oldest still held */
 static uint8_t last_out[MAX_RECORD]; /* the bytes of the last record out */
 static size_t last_out_size;
+static const struct ws_event *last_ev; /* where the last record out was */
 
 static uint8_t pattern(uint64_t id, size_t i)
 {
@@ -51,6 +52,7 @@ static int on_emit(void *ctx, const struct ws_event *ev, size_t size)
 	assert_true(size <= MAX_RECORD);
 	memcpy(last_out, ev, size);
 	last_out_size = size;
+	last_ev = ev;
 	id = ev->cookie;
 	assert_true(id < n_ids);
 	assert_int_equal(ev->type, WS_EV_DATA);
@@ -79,7 +81,7 @@ static struct reorder *start(size_t max_bytes)
 	check_oldest = false;
 	memset(emitted, 0, sizeof(emitted));
 	memset(inside, 0, sizeof(inside));
-	r = reorder_new(max_bytes, on_emit, NULL);
+	r = reorder_new(max_bytes, on_emit, NULL, NULL);
 	assert_non_null(r);
 	return r;
 }
@@ -491,6 +493,72 @@ out:
 	return end;
 }
 
+/* Records held where they lie (reorder_hold()): what comes out is the
+ * record itself, in order, and done follows each once, with its tag, after
+ * the record came out; a forced hand-on is the oldest, and counted. */
+static uint64_t done_tag[64];
+static size_t n_done;
+static size_t out_when_done[64];
+
+static void on_done(void *ctx, uint64_t tag)
+{
+	(void)ctx;
+	assert_true(n_done < 64);
+	out_when_done[n_done] = n_out;
+	done_tag[n_done++] = tag;
+}
+
+static void test_held_in_place(void **state)
+{
+	const uint64_t ts[] = {40, 10, 30, 20, 50};
+	struct ws_event ev[5];
+	struct reorder *r;
+	size_t i;
+
+	(void)state;
+	reorder_free(start(1 << 20)); /* the checks' state, reset */
+	n_done = 0;
+	r = reorder_new(1 << 20, on_emit, on_done, NULL);
+	assert_non_null(r);
+	memset(ev, 0, sizeof(ev));
+	for (i = 0; i < 5; i++) {
+		ev[i].type = WS_EV_DATA;
+		ev[i].cookie = n_ids++;
+		ev[i].ts_ns = ts[i];
+		inside[i] = true;
+		inside_ts[i] = ts[i];
+		reorder_hold(r, &ev[i], sizeof(ev[i]), 100 + i);
+	}
+	assert_true(reorder_force_one(r));
+	assert_ptr_equal(last_ev, &ev[1]); /* the record itself, not a copy */
+	assert_int_equal(n_out, 1);
+	assert_int_equal(out_id[0], 1);
+	assert_int_equal(reorder_stats(r)->forced, 1);
+	assert_int_equal(n_done, 1);
+	assert_int_equal(done_tag[0], 101);
+	assert_int_equal(out_when_done[0], 1);
+	reorder_release(r, 35);
+	assert_int_equal(n_out, 3);
+	assert_int_equal(out_id[1], 3);
+	assert_int_equal(out_id[2], 2);
+	assert_ptr_equal(last_ev, &ev[2]);
+	assert_int_equal(n_done, 3);
+	assert_int_equal(done_tag[1], 103);
+	assert_int_equal(out_when_done[1], 2);
+	assert_int_equal(done_tag[2], 102);
+	reorder_drain(r);
+	assert_int_equal(n_out, 5);
+	assert_int_equal(n_done, 5);
+	assert_int_equal(done_tag[3], 100);
+	assert_int_equal(done_tag[4], 104);
+	assert_false(reorder_force_one(r));
+	/* A record too short to hold is handed on at once, and done at once. */
+	reorder_hold(r, &ev[0], 8, 7);
+	assert_int_equal(n_done, 6);
+	assert_int_equal(done_tag[5], 7);
+	reorder_free(r);
+}
+
 static void test_random_interleaved_sources(void **state)
 {
 	uint64_t seed, late = 0;
@@ -529,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_drain_empties_in_order),
 		cmocka_unit_test(test_free_with_records_held),
 		cmocka_unit_test(test_stats_add_up),
+		cmocka_unit_test(test_held_in_place),
 		cmocka_unit_test(test_random_interleaved_sources),
 		cmocka_unit_test(test_random_under_tight_bound),
 	};
