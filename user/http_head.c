@@ -107,12 +107,13 @@ enum stream_kind http_classify_start(const uint8_t *buf, size_t len)
 		return buf[2] <= 0x04 ? STREAM_TLS : STREAM_NOT_HTTP;
 	}
 
+	/* The first byte says which of these can match: every head passes here. */
 	n = min_size(len, H2_PREFACE_MIN); /* 12 bytes decide: more never undo it */
-	if (memcmp(buf, h2_preface, n) == 0)
+	if (buf[0] == 'P' && memcmp(buf, h2_preface, n) == 0)
 		return len >= H2_PREFACE_MIN ? STREAM_HTTP2_PREFACE : STREAM_NEED_MORE;
 
 	n = min_size(len, 5);
-	if (memcmp(buf, "HTTP/", n) == 0)
+	if (buf[0] == 'H' && memcmp(buf, "HTTP/", n) == 0)
 		return len >= 5 ? STREAM_HTTP_RESPONSE : STREAM_NEED_MORE;
 
 	/* Methods are case-sensitive and, in practice, upper-case: a looser test

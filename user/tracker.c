@@ -592,19 +592,19 @@ static void head_complete(struct tracker *t, struct conn *c, int dir, const uint
 }
 
 /*
- * An answer to the one request waiting, which is no attempt, in a window
- * that holds only its status line's sample: nothing after its head can be
- * used (no other request waits for an answer, and none is being put
- * together, which a server may refuse before it ends), and nothing in it is
- * read, so its end is not looked for. An interim answer (1xx) is read as
- * ever: the final answer may follow it in the window.
+ * An answer to the one request waiting, which is no attempt, that fills a
+ * window holding only its status line's sample: it is complete as it is
+ * (the whole window would be taken were its end not in it), whatever
+ * follows its head in the window is read now or never (a full window waits
+ * for nothing) and can answer no request (no other waits), and nothing in it
+ * is read, so its end is not looked for. An answer after it in the window,
+ * to no request, goes uncounted in answers_unmatched. An interim answer
+ * (1xx) is read as ever: the final answer may follow it.
  */
-static bool answer_taken_whole(struct conn *c, int dir, const uint8_t *p, size_t avail)
+static bool answer_taken_whole(struct conn *c, int dir, const uint8_t *p, size_t avail, bool full)
 {
-	const struct head_asm *in = &c->dir[WS_DIR_IN];
-
-	return dir == WS_DIR_OUT && c->dir[dir].status_only && c->n_pending == 1 && pending_at(c, 0)->not_attempt &&
-	       !(in->active && in->used < in->contig) && avail >= 10 && p[9] != '1';
+	return dir == WS_DIR_OUT && full && c->dir[dir].status_only && c->n_pending == 1 &&
+	       pending_at(c, 0)->not_attempt && avail >= 10 && p[9] != '1';
 }
 
 /*
@@ -636,7 +636,7 @@ static bool drain_window(struct tracker *t, struct conn *c, int dir, const uint8
 				head_complete(t, c, dir, p, avail, false, false, true, ts);
 			return false;
 		}
-		if (answer_taken_whole(c, dir, p, avail)) {
+		if (answer_taken_whole(c, dir, p, avail, full)) {
 			head_complete(t, c, dir, p, avail, false, false, first, ts);
 			return false;
 		}

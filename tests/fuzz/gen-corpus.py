@@ -289,6 +289,11 @@ def events_corpus():
         + send(13, IN, page, first=False)
         + status_only(b"HTTP/1.1 100 Continue\r\n\r\n" + ok)
         + rec(OP_CLOSE, 13))
+    # A page's answer whose head does not end in a window it does not fill:
+    # it waits for the rest, which never comes, as any answer would.
+    files["ev-page-answer-unended"] = settings(answer_budget=2) + (
+        send(14, IN, page) + status_only(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Len")
+        + rec(OP_CLOSE, 14))
     return files
 
 

@@ -406,8 +406,9 @@ static void test_not_attempt_keeps_no_copy(void **state)
 	assert_int_equal(seen[3].index, 4);
 
 	/* Pipelined behind a page, an attempt whose head has not all come, and
-	 * in the window of the page's answer the start of another: it waits
-	 * there for its end, and is the attempt's once both are whole. */
+	 * in the window of the page's answer, which does not fill it, the start
+	 * of another: it waits there for its end, and is the attempt's once
+	 * both are whole. */
 	snprintf(two, sizeof(two), "%s%s", page, REQ);
 	feed(t, 9, WS_DIR_IN, in, HS, two, strlen(page) + 20, 9);
 	snprintf(two, sizeof(two), "%s%s", ANS200, "HTTP/1.1 431 Too Large\r\n");
