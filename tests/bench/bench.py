@@ -39,7 +39,7 @@ Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
 BENCH_STATS_SECONDS (2: the wrk or echo run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
 BENCH_ECHO_SECONDS (4), BENCH_ECHO_CONNS (16),
-BENCH_ARMS (comma list, default all but wssnoop-unstaged-port and wssnoop-reads-*; bare-port runs in keepalive only), BENCH_WORKLOADS (keepalive,close,
+BENCH_ARMS (comma list, default all but wssnoop-unstaged-port, wssnoop-reads-* and wssnoop-scoped-port; bare-port runs in keepalive only), BENCH_WORKLOADS (keepalive,close,
 websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
@@ -93,7 +93,10 @@ ALL_ARMS = ["none", "wssnoop-other", "wssnoop-port", "syscall-other", "syscall-p
 # Not in the default set: one ring record per event (--no-staging), to
 # measure what per-CPU staging saves (BENCH_ARMS=none,wssnoop-port,wssnoop-unstaged-port),
 # and the read tracepoint (--attribute-reads), to measure what it costs.
-OPTIONAL_ARMS = ["wssnoop-unstaged-port", "wssnoop-reads-other", "wssnoop-reads-port"]
+# And wssnoop attached to nginx's own cgroup (--cgroup) instead of the whole
+# host: the load generator's sockets then run no program, as the clients of
+# a server that come from other hosts do not (BENCH_ARMS=...,wssnoop-scoped-port).
+OPTIONAL_ARMS = ["wssnoop-unstaged-port", "wssnoop-reads-other", "wssnoop-reads-port", "wssnoop-scoped-port"]
 # --no-lifetime changes nothing before an upgrade: only the echo workload runs it.
 LIFETIME_ONLY_ARMS = {"wssnoop-nolife"}
 # The reference arm (tests/bench/bare.bpf.c: the least a socket-level capture
@@ -113,6 +116,7 @@ ARM_TEXT = {
     "wssnoop-unstaged-port": "wssnoop --no-staging, served port",
     "wssnoop-reads-other": "wssnoop --attribute-reads, another port",
     "wssnoop-reads-port": "wssnoop --attribute-reads, served port",
+    "wssnoop-scoped-port": "wssnoop --cgroup (nginx's own), served port",
 }
 ARMS = [a for a in os.environ.get("BENCH_ARMS", ",".join(ALL_ARMS)).split(",") if a]
 WORKLOADS = [w for w in os.environ.get("BENCH_WORKLOADS", "keepalive,close,websocket,echo,micro").split(",") if w]
@@ -264,6 +268,10 @@ class Tracer:
                 cmd += ["--no-staging"]
             if self.arm.startswith("wssnoop-reads-"):
                 cmd += ["--attribute-reads"]
+            if self.arm == "wssnoop-scoped-port":
+                if not NGINX_CGROUP:
+                    raise RuntimeError("wssnoop-scoped-port: no cgroup v2 to start nginx in")
+                cmd += ["--cgroup", NGINX_CGROUP]
             return cmd, "wssnoop: tracing", self.err_path
         if self.arm == "tcpdump":
             return (["tcpdump", "-i", "lo", "-s", "256", "-Z", "root", "-w", self.pcap,
@@ -415,6 +423,21 @@ def pcap_data_packets(path):
 
 # ---- servers and load ----
 
+def cgroup2_mount():
+    """Where cgroup v2 is mounted (the unified hierarchy of a hybrid host), or None."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup2":
+                return fields[1]
+    return None
+
+
+# nginx runs in a cgroup of its own where there is cgroup v2 (the arms that
+# attach to the whole host see it as before): the scoped arm attaches there.
+NGINX_CGROUP = None
+
+
 class Nginx:
     def __init__(self):
         self.dir = os.path.join(WORK, "nginx")
@@ -432,8 +455,16 @@ class Nginx:
         self.worker = None
 
     def start(self):
-        self.proc = subprocess.Popen(["nginx", "-c", self.conf, "-p", self.dir],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        global NGINX_CGROUP
+        cmd = ["nginx", "-c", self.conf, "-p", self.dir]
+        mount = cgroup2_mount()
+        if mount:
+            NGINX_CGROUP = os.path.join(mount, "wssnoop-bench-nginx")
+            os.makedirs(NGINX_CGROUP, exist_ok=True)
+            # Its sockets are charged to the cgroup they are made in: the
+            # listener, and the connections accepted from it, are nginx's.
+            cmd = ["sh", "-c", f'echo $$ > "{NGINX_CGROUP}/cgroup.procs" && exec "$@"', "in-cgroup"] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(PORT)
         for _ in range(100):
             kids = run(["pgrep", "-P", str(self.proc.pid)]).split() if self.proc.poll() is None else []
@@ -450,6 +481,10 @@ class Nginx:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
+        if NGINX_CGROUP:
+            with contextlib.suppress(OSError):
+                os.rmdir(NGINX_CGROUP)
 
 
 def wait_port(port, timeout=10):
@@ -864,8 +899,8 @@ def syscall_table():
 
 
 def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "wssnoop-unstaged-port", "wssnoop-reads-other",
-                                     "wssnoop-reads-port", "syscall-other", "syscall-port", "bpftrace",
-                                     "bare-port")):
+                                     "wssnoop-reads-port", "wssnoop-scoped-port", "syscall-other", "syscall-port",
+                                     "bpftrace", "bare-port")):
     """ns per run and runs per request of each program, for the arms that watch the port."""
     rows = []
     for arm in arms:

@@ -11,8 +11,9 @@
  * wakeup, exchanges judged and printed to /dev/null. Also times handshakes
  * alone: the cost of what is printed. The -staged rows add what per-CPU
  * staging costs the reader: requests and answers gathered in 16 KiB batches
- * as two CPUs would stage them, and put back in time order (reorder.h), held
- * about 50 ms as behind the reader's flushes.
+ * as two CPUs would stage them, and put back in time order (reorder.h) where
+ * they lie, as the loader holds them in the ring, about 50 ms as behind the
+ * reader's flushes.
  *
  *   event_path [PASSES [SCENARIO]]   prints a table, then one JSON line
  */
@@ -289,7 +290,7 @@ static void stage_out(struct reorder *ro, const struct replay *r, const size_t *
 	for (size_t k = st->first; k < st->first + st->count; k++) {
 		const struct ws_event *ev = (const struct ws_event *)(r->buf + r->offsets[order[k]]);
 
-		reorder_push(ro, ev, sizeof(*ev) + ev->sample_len);
+		reorder_hold(ro, ev, sizeof(*ev) + ev->sample_len, 0); /* in place, as the loader holds them */
 	}
 	st->count = st->bytes = 0;
 }
