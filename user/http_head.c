@@ -148,6 +148,73 @@ const char *stream_kind_name(enum stream_kind kind)
 	return "?";
 }
 
+/* Does either word start at buf[i]? */
+static bool upgrade_word_at(const uint8_t *buf, size_t len, size_t i)
+{
+	static const char upgrade[] = "upgrade", websocket[] = "websocket";
+	const char *word;
+	size_t n;
+
+	switch (buf[i] | 0x20) {
+	case 'u': word = upgrade; n = sizeof(upgrade) - 1; break;
+	case 'w': word = websocket; n = sizeof(websocket) - 1; break;
+	default: return false;
+	}
+	if (len - i < n)
+		return false;
+	for (size_t k = 1; k < n; k++)
+		if ((buf[i + k] | 0x20) != (uint8_t)word[k])
+			return false;
+	return true;
+}
+
+typedef uint8_t bytes16 __attribute__((vector_size(16)));
+
+/*
+ * Sixteen places at a time, a place being a candidate only where its two
+ * bytes read "up" or "we" (any case: OR 0x20 folds exactly the letters onto
+ * themselves here), which a head's text rarely has; a test for the first
+ * letter alone stopped at most words of a browser's head ("User-Agent",
+ * "Linux", "gzip", "www"), and cost as much as parsing the head. The vector
+ * type compiles to SSE2 or NEON, or to plain code elsewhere.
+ */
+bool http_mentions_upgrade(const uint8_t *buf, size_t len)
+{
+	const bytes16 fold = {0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+			      0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20};
+	size_t i = 0;
+
+	/* Sixteen places need seventeen bytes: the second byte of the last. */
+	for (; i + 17 <= len; i += 16) {
+		bytes16 a, b, hit;
+		uint64_t lanes[2];
+
+		memcpy(&a, buf + i, sizeof(a));
+		memcpy(&b, buf + i + 1, sizeof(b));
+		a |= fold;
+		b |= fold;
+		hit = (bytes16)(((a == 'u') & (b == 'p')) | ((a == 'w') & (b == 'e')));
+		memcpy(lanes, &hit, sizeof(lanes));
+		if (!(lanes[0] | lanes[1]))
+			continue;
+		for (int half = 0; half < 2; half++) {
+			uint64_t m = lanes[half];
+
+			while (m) {
+				unsigned lane = (unsigned)__builtin_ctzll(m) / 8;
+
+				if (upgrade_word_at(buf, len, i + 8 * (size_t)half + lane))
+					return true;
+				m &= ~(0xffull << (8 * lane));
+			}
+		}
+	}
+	for (; i < len; i++)
+		if (upgrade_word_at(buf, len, i))
+			return true;
+	return false;
+}
+
 bool http_find_head_end(const uint8_t *buf, size_t len, size_t *head_len)
 {
 	bool lf_only;

@@ -131,6 +131,15 @@ enum stream_kind http_classify_start(const uint8_t *buf, size_t len);
 const char *stream_kind_name(enum stream_kind kind);
 
 /*
+ * Do the bytes spell "upgrade" or "websocket" anywhere, in any letter case?
+ * Without either, no header can be named Upgrade, Sec-WebSocket-Key or
+ * Sec-WebSocket-Version, nor carry such a token: names and tokens are runs
+ * of the bytes, and the words are letters only, which every case-insensitive
+ * comparison folds alike. The reporter's no-attempt test, on every request.
+ */
+bool http_mentions_upgrade(const uint8_t *buf, size_t len);
+
+/*
  * Find the end of a head: an empty line after CRLF or LF line ends (mixed
  * allowed), empty lines before the start line not counting (RFC 9112 2.2).
  * Returns true and the head length including those lines and the terminator,

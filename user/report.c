@@ -680,47 +680,6 @@ static bool is_ascii_digit(uint8_t c)
 	return c >= '0' && c <= '9';
 }
 
-/* "upgrade" or "websocket" anywhere, in any letter case. Without either, no
- * header can be named Upgrade, Sec-WebSocket-Key or Sec-WebSocket-Version:
- * header names are runs of the head's bytes, and the words are letters only,
- * which every case-insensitive comparison folds alike. */
-static bool word_at(const uint8_t *p, size_t n, size_t i)
-{
-	uint8_t c = p[i] | 0x20;
-
-	if (c == 'u')
-		return n - i >= 7 && byte_slice_eq_nocase((struct byte_slice){p + i, 7}, "upgrade");
-	if (c == 'w')
-		return n - i >= 9 && byte_slice_eq_nocase((struct byte_slice){p + i, 9}, "websocket");
-	return false;
-}
-
-static bool mentions_upgrade(const uint8_t *p, size_t n)
-{
-	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	size_t i = 0;
-
-	/* Eight bytes at a time, to the first that may start either word ('u'
-	 * or 'w' once 0x20 is set: any letter case). */
-	for (; i + 8 <= n; i += 8) {
-		uint64_t word, u, w;
-
-		memcpy(&word, p + i, sizeof(word));
-		word |= ones * 0x20;
-		u = word ^ (ones * 'u');
-		w = word ^ (ones * 'w');
-		if (!(((u - ones) & ~u & highs) | ((w - ones) & ~w & highs)))
-			continue;
-		for (size_t k = i; k < i + 8; k++)
-			if (word_at(p, n, k))
-				return true;
-	}
-	for (; i < n; i++)
-		if (word_at(p, n, i))
-			return true;
-	return false;
-}
-
 /*
  * The target of a request line that no reading can take otherwise: an
  * upper-case method, one space, printable bytes, one space, "HTTP/d.d" and
@@ -783,7 +742,7 @@ static bool surely_not_attempt(struct reporter *r, const uint8_t *request, size_
 {
 	struct byte_slice target;
 
-	if (mentions_upgrade(request, len) || !plain_request_line(request, len, &target))
+	if (http_mentions_upgrade(request, len) || !plain_request_line(request, len, &target))
 		return false;
 	return !r->opts.paths || !paths_match(r, target.ptr, target.len);
 }

@@ -2,12 +2,14 @@
 /*
  * parse_judge - user-space cost of judging one handshake, in ns per head.
  *
- * Times what report_exchange() does for every request head wssnoop sees
- * (classify, parse, is-it-an-attempt, judge) and for every answer (parse,
- * judge, which checks Sec-WebSocket-Accept with SHA-1), over real heads of
- * about 700 bytes: browsers direct, through nginx's default proxying, through
- * an HTTP/2-terminating hop and an ALB, and a plain page request (the most
- * common head on a busy port, which is parsed and then dropped).
+ * Times what the pipeline does for every request head wssnoop sees (the
+ * reporter's no-attempt test as the head completes; for a head it does not
+ * clear, classify, parse, is-it-an-attempt, judge) and for every answer to an
+ * attempt (parse, judge, which checks Sec-WebSocket-Accept with SHA-1), over
+ * real heads of about 700 bytes: browsers direct, through nginx's default
+ * proxying, through an HTTP/2-terminating hop and an ALB, and a plain page
+ * request (the most common head on a busy port, which the test clears: it
+ * is never parsed, and its answer's row is what judging it would cost).
  *
  *   parse_judge [ITERATIONS]     prints a table, then one JSON line
  */
@@ -18,6 +20,7 @@
 #include "bench_clock.h"
 #include "http_head.h"
 #include "path_glob.h"
+#include "report.h"
 #include "rules.h"
 
 #define REPEATS 7
@@ -98,11 +101,20 @@ static const struct sample_head heads[] = {
 
 static volatile unsigned sink;
 
-/* What report_exchange() does with a request head; returns whether it was judged. */
+/* The reporter whose test the tracker asks of each request head. */
+static struct reporter reporter;
+
+/* What the pipeline does with a request head, the first on its connection:
+ * the reporter's test as the head completes, then what report_exchange()
+ * does with one that may be an attempt. Returns whether it was judged. */
 static bool judge_one_request(const uint8_t *buf, size_t len, const struct path_set *paths,
 			      struct http_head *req, struct judgement *j)
 {
-	enum stream_kind kind = http_classify_start(buf, len);
+	enum stream_kind kind;
+
+	if (report_not_attempt(&reporter, buf, len, true))
+		return false;
+	kind = http_classify_start(buf, len);
 
 	if (kind == STREAM_HTTP_REQUEST)
 		http_parse_request(buf, len, req);
@@ -164,6 +176,7 @@ int main(int argc, char **argv)
 	}
 	path_set_init(&paths);
 	path_set_load_defaults(&paths);
+	report_init(&reporter, &(struct report_opts){ .out = stdout, .paths = &paths });
 	printf("%-20s %6s %12s %6s %12s\n", "head", "bytes", "request ns", "bytes", "answer ns");
 	for (size_t i = 0; i < N_HEADS; i++) {
 		request_ns[i] = time_request(&heads[i], &paths, iterations);

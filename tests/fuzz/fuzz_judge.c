@@ -697,6 +697,33 @@ static void check_hints_output(const struct http_head *req, struct caps *caps)
 
 /* ---- the target -------------------------------------------------------- */
 
+/* http_mentions_upgrade() agrees with a scan byte by byte, and a head that
+ * mentions neither word has none of the headers the no-attempt test rules
+ * out by it. */
+static void check_mentions(const uint8_t *buf, size_t len, const struct http_head *req)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < len && !found; i++) {
+		static const char *const words[] = {"upgrade", "websocket"};
+
+		for (int w = 0; w < 2 && !found; w++) {
+			size_t k, n = strlen(words[w]);
+
+			for (k = 0; k < n && i + k < len; k++)
+				if ((buf[i + k] | 0x20) != (uint8_t)words[w][k])
+					break;
+			found = k == n;
+		}
+	}
+	FUZZ_CHECK(http_mentions_upgrade(buf, len) == found, "http_mentions_upgrade says %d, the byte scan %d",
+		   !found, found);
+	FUZZ_CHECK(found || (!http_header_get(req, HTTP_NAME_UPGRADE, NULL) &&
+			     !http_header_get(req, HTTP_NAME_SEC_WEBSOCKET_KEY, NULL) &&
+			     !http_header_get(req, HTTP_NAME_SEC_WEBSOCKET_VERSION, NULL)),
+		   "a WebSocket header in a head that mentions neither word");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct http_head req, resp, req_as_resp;
@@ -725,6 +752,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	http_parse_request(request, request_len, &req);
 	check_head(&req, request, request_len, true);
+	check_mentions(request, request_len, &req);
 	http_parse_response(request, request_len, &req_as_resp);
 	check_head(&req_as_resp, request, request_len, false);
 

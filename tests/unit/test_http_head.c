@@ -842,6 +842,66 @@ static void test_anomaly_names(void **state)
 	assert_string_equal(http_anomaly_name((enum http_anomaly)(1u << 30)), "?");
 }
 
+/* The words, byte by byte: what http_mentions_upgrade() must agree with. */
+static bool mentions_reference(const uint8_t *b, size_t n)
+{
+	static const char *const words[] = {"upgrade", "websocket"};
+
+	for (size_t i = 0; i < n; i++)
+		for (int w = 0; w < 2; w++) {
+			size_t k, len = strlen(words[w]);
+
+			for (k = 0; k < len && i + k < n; k++)
+				if ((b[i + k] | 0x20) != (uint8_t)words[w][k])
+					break;
+			if (k == len)
+				return true;
+		}
+	return false;
+}
+
+/* Every length to past two blocks, each word planted at every place in any
+ * case (so across the blocks' edges and in the last byte a block reads), and
+ * random text of the letters the scan looks at, with near misses ("upgrad",
+ * a byte that folds onto a letter only in one case: '@' | 0x20 is '`'). */
+static void test_mentions_upgrade(void **state)
+{
+	static const char alphabet[] = "uUpPgGrRaAdDeEwWbBsSoOcCkKtT@`5:- \r\n";
+	uint8_t buf[80];
+	unsigned seed = 12345;
+
+	(void)state;
+	for (size_t n = 0; n <= sizeof(buf); n++) {
+		memset(buf, 'x', n);
+		assert_false(http_mentions_upgrade(buf, n));
+		for (int w = 0; w < 2; w++) {
+			const char *word = w ? "WebSocket" : "upGRADE";
+			size_t len = strlen(word);
+
+			for (size_t at = 0; at + len <= n; at++) {
+				memset(buf, 'x', n);
+				memcpy(buf + at, word, len);
+				assert_true(http_mentions_upgrade(buf, n));
+				buf[at + len - 1] = '@'; /* one letter short */
+				assert_false(http_mentions_upgrade(buf, n));
+			}
+		}
+	}
+	for (int round = 0; round < 200000; round++) {
+		size_t n = (size_t)(round % (int)sizeof(buf));
+
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = (uint8_t)alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		if (round % 3 == 0 && n >= 9) {
+			seed = seed * 1103515245u + 12345u;
+			memcpy(buf + (seed >> 16) % (n - 8), round % 2 ? "UPGRADE" : "websockeT", round % 2 ? 7 : 9);
+		}
+		assert_int_equal(http_mentions_upgrade(buf, n), mentions_reference(buf, n));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_line_scan_boundaries),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_anomaly_names),
+		cmocka_unit_test(test_mentions_upgrade),
 	};
 
 	return cmocka_run_group_tests_name("http_head", tests, NULL, NULL);
