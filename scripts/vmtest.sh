@@ -164,12 +164,18 @@ fi
 
 # ---- rows -----------------------------------------------------------------------
 
+# What the table calls row i (or the host row). Defined before the rows
+# run: a row run a second time names itself with it.
+row_label() {
+	if [ "$1" = host ]; then echo "host $(uname -r)"; else echo "${labels[$1]}"; fi
+}
+
 # Runs row i (or the host row for i=host) and leaves its VMTEST lines in logs/i.res.
 run_row_once() {
 	local i=$1 started code log res label
 	started=$(date +%s)
+	label=$(row_label "$i")
 	if [ "$i" = host ]; then
-		label="host $(uname -r)"
 		log=$out/logs/host.log
 		res=$out/logs/host.res
 		local workdir port
@@ -185,7 +191,6 @@ run_row_once() {
 		} >"$log" 2>&1
 		rm -rf "$workdir"
 	else
-		label=${labels[$i]}
 		log=$out/logs/$i.log
 		res=$out/logs/$i.res
 		say "[$((i + 1))/$count] $label: booting ($accel, timeout ${vm_timeout}s)"
@@ -270,9 +275,6 @@ field() { # field RES MODE KEY: KEY=value from the mode's status line
 table_rows=()
 [ "$with_host" = 1 ] && table_rows+=(host)
 table_rows+=("${!kernels[@]}")
-row_label() {
-	if [ "$1" = host ]; then echo "host $(uname -r)"; else echo "${labels[$1]}"; fi
-}
 failed=0
 fmt='%-26s %-4s %-6s %-10s %-15s %-8s %-7s %-20s %-5s %6s %5s %s\n'
 table=$out/table.txt
