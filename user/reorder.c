@@ -321,12 +321,17 @@ static struct copy *take_buffer(struct reorder *r, size_t size)
 	return c;
 }
 
-static void hand_on_now(struct reorder *r, const struct ws_event *ev, size_t size, bool forced)
+/* A record not held: handed on at once, and done with at once if it was
+ * to be held in place (ref set). */
+static void hand_on_now(struct reorder *r, const struct ws_event *ev, size_t size, bool forced,
+			const struct ws_event *ref, uint64_t tag)
 {
 	r->stats.released++;
 	if (forced)
 		r->stats.forced++;
 	r->emit(r->ctx, ev, size);
+	if (ref && r->done)
+		r->done(r->ctx, tag);
 }
 
 struct reorder *reorder_new(size_t max_bytes, reorder_emit_fn emit, reorder_done_fn done, void *ctx)
@@ -353,9 +358,7 @@ static void push(struct reorder *r, const struct ws_event *ev, size_t size, cons
 
 	r->stats.pushed++;
 	if (size < sizeof(*ev)) {
-		hand_on_now(r, ev, size, false);
-		if (ref && r->done)
-			r->done(r->ctx, tag);
+		hand_on_now(r, ev, size, false, ref, tag);
 		return;
 	}
 	if (ev->ts_ns < r->watermark)
@@ -367,9 +370,7 @@ static void push(struct reorder *r, const struct ws_event *ev, size_t size, cons
 		struct run *runs = realloc(r->runs, cap * sizeof(*runs));
 
 		if (!runs) {
-			hand_on_now(r, ev, size, true);
-			if (ref && r->done)
-				r->done(r->ctx, tag);
+			hand_on_now(r, ev, size, true, ref, tag);
 			return;
 		}
 		r->runs = runs;
@@ -377,9 +378,7 @@ static void push(struct reorder *r, const struct ws_event *ev, size_t size, cons
 	}
 	c = take_buffer(r, ref ? 0 : size);
 	if (!c) {
-		hand_on_now(r, ev, size, true);
-		if (ref && r->done)
-			r->done(r->ctx, tag);
+		hand_on_now(r, ev, size, true, ref, tag);
 		return;
 	}
 	c->ref = ref;

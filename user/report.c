@@ -772,12 +772,13 @@ void report_exchange(struct reporter *r, const struct exchange *x)
 	OUT_BUF(b);
 
 	r->counts.exchanges++;
+	/* Nearly every request on a busy port, cleared by report_not_attempt()
+	 * as it completed (the tracker asks it): never parsed here. A request it
+	 * did not clear is not asked again; a tracker that does not ask gets
+	 * every request parsed, which decides the same. */
 	if (x->not_attempt)
 		return;
 	kind = request_kind(x->request, x->request_len, x->first_on_conn);
-	/* Nearly every request on a busy port: its answer is never looked at. */
-	if (kind == STREAM_HTTP_REQUEST && surely_not_attempt(r, x->request, x->request_len))
-		return;
 	memset(&d, 0, offsetof(struct judged, req));
 	d.x = x;
 	d.kind = kind;

@@ -112,8 +112,9 @@ void report_header(struct reporter *r);
 /* Judge one exchange and print it if it is an attempt that passes the filters. */
 void report_exchange(struct reporter *r, const struct exchange *x);
 /* Is this request head (first: the connection's first bytes) surely no
- * attempt, told from its bytes as report_exchange() would tell it? Such an
- * exchange is counted and never printed, whatever its answer. */
+ * attempt, told from its bytes without parsing them, as report_exchange()
+ * decides after parsing? An exchange it cleared (exchange.not_attempt) is
+ * counted and never printed, whatever its answer. */
 bool report_not_attempt(struct reporter *r, const uint8_t *request, size_t len, bool first);
 
 #endif /* WSSNOOP_REPORT_H */
