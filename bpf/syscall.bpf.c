@@ -33,24 +33,72 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* A record is gathered from the user's buffers before it is sent: per CPU,
- * too large for the stack. */
+ * too large for the stack. Two per CPU, each taken by one run at a time: a
+ * run that another one on the same CPU interrupts or preempts (syscall
+ * tracepoints run preemptibly under PREEMPT_RT) keeps its record, and the
+ * other takes the second. */
 struct scratch {
 	struct ws_event ev;
 	__u8 data[WS_SAMPLE_MAX];
 };
 
+#define SCRATCH_SLOTS 2 /* scratch_take() tries each */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
-static __always_inline struct scratch *scratch_get(void)
-{
-	__u32 zero = 0;
+/* Runs inside each slot, as the stage's busy count (see wssnoop.bpf.c):
+ * a run owns the slot whose count its own increment made one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} scratch_busy SEC(".maps");
 
-	return bpf_map_lookup_elem(&scratch_map, &zero);
+/* Scratch record `key` of this CPU if no other run holds it, its count in
+ * *held (a pointer, not the index: the verifier then sees the runs that took
+ * either slot as one). */
+static __always_inline struct scratch *scratch_try(__u32 key, __u32 **held)
+{
+	__u32 *busy = bpf_map_lookup_elem(&scratch_busy, &key);
+	struct scratch *sc;
+
+	if (!busy)
+		return NULL;
+	__sync_fetch_and_add(busy, 1);
+	if (*(volatile __u32 *)busy == 1) {
+		sc = bpf_map_lookup_elem(&scratch_map, &key);
+		if (sc) {
+			*held = busy;
+			return sc;
+		}
+	}
+	__sync_fetch_and_add(busy, -1);
+	return NULL;
+}
+
+/* A scratch record no other run holds; NULL (the event is counted lost)
+ * when both are held. Two calls, not a loop: older verifiers take a loop
+ * whose key lives on the stack for one that never ends. */
+static __always_inline struct scratch *scratch_take(__u32 **held)
+{
+	struct scratch *sc = scratch_try(0, held);
+
+	if (!sc)
+		sc = scratch_try(1, held);
+	if (!sc)
+		count(WS_CNT_LOST);
+	return sc;
+}
+
+static __always_inline void scratch_give(__u32 *held)
+{
+	__sync_fetch_and_add(held, -1);
 }
 
 /* Send the event built in the scratch record with n sample bytes. */
@@ -291,8 +339,10 @@ static __always_inline __u32 gather(struct scratch *sc, const struct pending_io 
 	if (!len)
 		return 0;
 	len = ((len - 1) & (WS_SAMPLE_MAX - 1)) + 1;
-	if (bpf_probe_read_user(sc->data, len, first->iov_base))
+	if (bpf_probe_read_user(sc->data, len, first->iov_base)) {
+		count(WS_CNT_LOST); /* the buffer could not be read without a fault */
 		return 0;
+	}
 	if (!io->iovcnt || len >= n)
 		return len;
 	*done = len;
@@ -355,7 +405,7 @@ static __always_inline int io_exit(long ret, int dir)
 	struct iovec first;
 	struct fd_key key;
 	__u8 head[8] = {};
-	__u32 seq, n, first_len, first_seg;
+	__u32 seq, n, first_len, first_seg, *held;
 	__u16 flags = 0;
 
 	if (!pio)
@@ -374,9 +424,11 @@ static __always_inline int io_exit(long ret, int dir)
 		return 0;
 	count(WS_CNT_SEGMENTS);
 
+	/* What the user's buffers say cannot be read where a read would
+	 * fault (a program that may not sleep): the segment is counted lost. */
 	if (io.iovcnt) {
 		if (bpf_probe_read_user(&first, sizeof(first), (void *)io.buf))
-			return 0;
+			goto fault;
 	} else {
 		first.iov_base = (void *)io.buf;
 		first.iov_len = ret;
@@ -386,12 +438,12 @@ static __always_inline int io_exit(long ret, int dir)
 	first_seg = first.iov_len < (__u64)ret ? first.iov_len : ret;
 	first_len = first_seg < WS_HEAD_WORD_BYTES ? first_seg : WS_HEAD_WORD_BYTES;
 	if (first_len && bpf_probe_read_user(head, ((first_len - 1) & 7) + 1, first.iov_base))
-		return 0;
+		goto fault;
 	d = &st->dir[dir & 1];
 	n = plan_sample(d, seq, ret, head, first_len, dir, &flags);
 	if (!n)
 		return 0;
-	sc = scratch_get();
+	sc = scratch_take(&held);
 	if (!sc)
 		return 0;
 	if (n > WS_SAMPLE_MAX) {
@@ -400,7 +452,7 @@ static __always_inline int io_exit(long ret, int dir)
 	}
 	n = gather(sc, &io, &first, n);
 	if (!n)
-		return 0;
+		goto out;
 	/* n is in [1, WS_SAMPLE_MAX]; say so in a form the verifier keeps. */
 	barrier_var(n);
 	n = ((n - 1) & (WS_SAMPLE_MAX - 1)) + 1;
@@ -432,6 +484,11 @@ static __always_inline int io_exit(long ret, int dir)
 	note_head_end(d, sc, seq, n, n == first_seg ? first_seg : (__u32)ret);
 	count(WS_CNT_SAMPLED);
 	emit(sc, n);
+out:
+	scratch_give(held);
+	return 0;
+fault:
+	count(WS_CNT_LOST);
 	return 0;
 }
 

@@ -271,6 +271,12 @@ run_mode() {
 			sed -n "$((from + 1)),${to}p" "$events" | head -n 4 | cut -c1-400 | sed 's/^/    got: /'
 		fi
 	done
+	# What the capture counted (sent, lost, cut, ...) tells a lost record from
+	# a late one when a scenario failed.
+	if [ "$failed" != 0 ]; then
+		log "wssnoop's summary: $(grep '"type":"summary"' "$events" | tail -n1 | cut -c1-1200)"
+		log "wssnoop's stderr:"; tail -n 8 "$errors" | cut -c1-300 | sed 's/^/    /'
+	fi
 	if [ "$wssnoop_code" = 0 ] && grep -q '"type":"summary"' "$events"; then
 		report_scenario exit pass ok
 	else
