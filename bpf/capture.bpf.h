@@ -63,6 +63,25 @@ static __always_inline bool port_watched(__u32 port)
 	return watched_ports[port & 0xffff];
 }
 
+/* A per-CPU buffer taken by one program run at a time: each run adds one to
+ * its count and owns it only if it then reads one; runs that overlap on a
+ * CPU (one interrupted or preempted by the other) see each other's
+ * increment, so at most one of them reads one. Without compare-and-swap,
+ * which 5.10 lacks. */
+static __always_inline bool busy_take(__u32 *busy)
+{
+	__sync_fetch_and_add(busy, 1);
+	if (*(volatile __u32 *)busy == 1)
+		return true;
+	__sync_fetch_and_add(busy, -1);
+	return false;
+}
+
+static __always_inline void busy_give(__u32 *busy)
+{
+	__sync_fetch_and_add(busy, -1);
+}
+
 /* How to commit a record of this size. Wake the reader when the data
  * waiting crosses a multiple of wakeup_bytes, not on every event once that
  * much waits: a forced wakeup is an irq_work, a self-IPI (a VM exit under a

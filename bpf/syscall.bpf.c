@@ -33,72 +33,43 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* A record is gathered from the user's buffers before it is sent: per CPU,
- * too large for the stack. Two per CPU, each taken by one run at a time: a
- * run that another one on the same CPU interrupts or preempts (syscall
- * tracepoints run preemptibly under PREEMPT_RT) keeps its record, and the
- * other takes the second. */
+ * too large for the stack. Two per CPU, each taken by one run at a time
+ * (busy_take()): a run that another one on the same CPU interrupts or
+ * preempts (syscall tracepoints run preemptibly under PREEMPT_RT) keeps its
+ * record, and the other takes the second. The count follows the record,
+ * which is sent from its start. */
 struct scratch {
 	struct ws_event ev;
 	__u8 data[WS_SAMPLE_MAX];
+	__u32 busy;
 };
-
-#define SCRATCH_SLOTS 2 /* scratch_take() tries each */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SCRATCH_SLOTS);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
-/* Runs inside each slot, as the stage's busy count (see wssnoop.bpf.c):
- * a run owns the slot whose count its own increment made one. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SCRATCH_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} scratch_busy SEC(".maps");
-
-/* Scratch record `key` of this CPU if no other run holds it, its count in
- * *held (a pointer, not the index: the verifier then sees the runs that took
- * either slot as one). */
-static __always_inline struct scratch *scratch_try(__u32 key, __u32 **held)
+static __always_inline struct scratch *scratch_try(__u32 key)
 {
-	__u32 *busy = bpf_map_lookup_elem(&scratch_busy, &key);
-	struct scratch *sc;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch_map, &key);
 
-	if (!busy)
-		return NULL;
-	__sync_fetch_and_add(busy, 1);
-	if (*(volatile __u32 *)busy == 1) {
-		sc = bpf_map_lookup_elem(&scratch_map, &key);
-		if (sc) {
-			*held = busy;
-			return sc;
-		}
-	}
-	__sync_fetch_and_add(busy, -1);
-	return NULL;
+	return sc && busy_take(&sc->busy) ? sc : NULL;
 }
 
 /* A scratch record no other run holds; NULL (the event is counted lost)
  * when both are held. Two calls, not a loop: older verifiers take a loop
  * whose key lives on the stack for one that never ends. */
-static __always_inline struct scratch *scratch_take(__u32 **held)
+static __always_inline struct scratch *scratch_take(void)
 {
-	struct scratch *sc = scratch_try(0, held);
+	struct scratch *sc = scratch_try(0);
 
 	if (!sc)
-		sc = scratch_try(1, held);
+		sc = scratch_try(1);
 	if (!sc)
 		count(WS_CNT_LOST);
 	return sc;
-}
-
-static __always_inline void scratch_give(__u32 *held)
-{
-	__sync_fetch_and_add(held, -1);
 }
 
 /* Send the event built in the scratch record with n sample bytes. */
@@ -405,7 +376,7 @@ static __always_inline int io_exit(long ret, int dir)
 	struct iovec first;
 	struct fd_key key;
 	__u8 head[8] = {};
-	__u32 seq, n, first_len, first_seg, *held;
+	__u32 seq, n, first_len, first_seg;
 	__u16 flags = 0;
 
 	if (!pio)
@@ -443,7 +414,7 @@ static __always_inline int io_exit(long ret, int dir)
 	n = plan_sample(d, seq, ret, head, first_len, dir, &flags);
 	if (!n)
 		return 0;
-	sc = scratch_take(&held);
+	sc = scratch_take();
 	if (!sc)
 		return 0;
 	if (n > WS_SAMPLE_MAX) {
@@ -485,7 +456,7 @@ static __always_inline int io_exit(long ret, int dir)
 	count(WS_CNT_SAMPLED);
 	emit(sc, n);
 out:
-	scratch_give(held);
+	busy_give(&sc->busy);
 	return 0;
 fault:
 	count(WS_CNT_LOST);

@@ -430,26 +430,18 @@ struct {
 
 /* Take this CPU's stage, or NULL when another program of this CPU is in it
  * (one this run interrupted, or preempted): that run then writes to the ring
- * directly. Without compare-and-swap, which 5.10 lacks: each run adds one and
- * owns the stage only if it then reads one. Runs that overlap on one CPU see
- * each other's increment, so at most one of them reads one. */
+ * directly. */
 static __always_inline struct stage *stage_enter(void)
 {
 	__u32 zero = 0;
 	struct stage *sg = bpf_map_lookup_elem(&stages, &zero);
 
-	if (!sg)
-		return NULL;
-	__sync_fetch_and_add(&sg->busy, 1);
-	if (*(volatile __u32 *)&sg->busy == 1)
-		return sg;
-	__sync_fetch_and_add(&sg->busy, -1);
-	return NULL;
+	return sg && busy_take(&sg->busy) ? sg : NULL;
 }
 
 static __always_inline void stage_exit(struct stage *sg)
 {
-	__sync_fetch_and_add(&sg->busy, -1);
+	busy_give(&sg->busy);
 }
 
 /* Write the staged records to the ring as one batch and empty the stage. */

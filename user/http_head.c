@@ -151,21 +151,14 @@ const char *stream_kind_name(enum stream_kind kind)
 /* Does either word start at buf[i]? */
 static bool upgrade_word_at(const uint8_t *buf, size_t len, size_t i)
 {
-	static const char upgrade[] = "upgrade", websocket[] = "websocket";
 	const char *word;
-	size_t n;
 
 	switch (buf[i] | 0x20) {
-	case 'u': word = upgrade; n = sizeof(upgrade) - 1; break;
-	case 'w': word = websocket; n = sizeof(websocket) - 1; break;
+	case 'u': word = "upgrade"; break;
+	case 'w': word = "websocket"; break;
 	default: return false;
 	}
-	if (len - i < n)
-		return false;
-	for (size_t k = 1; k < n; k++)
-		if ((buf[i + k] | 0x20) != (uint8_t)word[k])
-			return false;
-	return true;
+	return len - i >= strlen(word) && byte_slice_eq_nocase((struct byte_slice){buf + i, strlen(word)}, word);
 }
 
 typedef uint8_t bytes16 __attribute__((vector_size(16)));

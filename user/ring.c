@@ -126,6 +126,35 @@ fail:
 	return NULL;
 }
 
+/* Take the record at read_pos: to the callback, unless discarded. False
+ * when reading stops before it (not committed yet, or no slot to hold it). */
+static bool take_record(struct ring *r, int *n)
+{
+	const uint32_t *hdr = (const uint32_t *)(r->data + (r->read_pos & r->mask));
+	uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+	uint64_t end, tag = r->hold ? r->next : 0;
+
+	if (len & BPF_RINGBUF_BUSY_BIT)
+		return false; /* reserved, not committed yet: the records after it wait */
+	end = r->read_pos + (((len & ~BPF_RINGBUF_DISCARD_BIT) + BPF_RINGBUF_HDR_SZ + 7) & ~7ull);
+	if (r->hold) {
+		if (r->next - r->oldest > r->slot_mask)
+			return false; /* out of slots: the rest waits for room */
+		slot_of(r, tag)->end = end;
+		slot_of(r, tag)->refs = 1; /* the callback's */
+	}
+	r->read_pos = end;
+	if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+		r->fn(r->ctx, (void *)(hdr + 2), len & ~BPF_RINGBUF_DISCARD_BIT, tag);
+		(*n)++;
+	}
+	if (r->hold)
+		ring_unref(r, r->next++);
+	else
+		publish(r, end);
+	return true;
+}
+
 /* Read what the producer position says is there, then look again: records
  * committed while a pass ran are taken in the same call, as libbpf's reader
  * does. A call reads at most a ring's worth, so that a producer that never
@@ -136,36 +165,10 @@ int ring_consume(struct ring *r)
 	int n = 0;
 
 	while (r->read_pos - start < r->size &&
-	       r->read_pos < (prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE))) {
-		while (r->read_pos < prod) {
-			const uint32_t *hdr = (const uint32_t *)(r->data + (r->read_pos & r->mask));
-			uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
-			uint64_t end;
-
-			if (len & BPF_RINGBUF_BUSY_BIT)
-				return n; /* reserved, not committed yet: the records after it wait */
-			end = r->read_pos + (((len & ~BPF_RINGBUF_DISCARD_BIT) + BPF_RINGBUF_HDR_SZ + 7) & ~7ull);
-			if (!r->hold) {
-				if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-					r->fn(r->ctx, (void *)(hdr + 2), len & ~BPF_RINGBUF_DISCARD_BIT, 0);
-					n++;
-				}
-				r->read_pos = end;
-				publish(r, end);
-				continue;
-			}
-			if (r->next - r->oldest > r->slot_mask)
-				return n; /* out of slots: the rest waits for room */
-			slot_of(r, r->next)->end = end;
-			slot_of(r, r->next)->refs = 1; /* the callback's */
-			r->read_pos = end;
-			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-				r->fn(r->ctx, (void *)(hdr + 2), len & ~BPF_RINGBUF_DISCARD_BIT, r->next);
-				n++;
-			}
-			ring_unref(r, r->next++);
-		}
-	}
+	       r->read_pos < (prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE)))
+		while (r->read_pos < prod)
+			if (!take_record(r, &n))
+				return n;
 	return n;
 }
 
