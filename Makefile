@@ -102,6 +102,14 @@ $(OUTPUT)/wspeer: tests/peers/wspeer.c | $(OUTPUT)
 vmtest: all $(OUTPUT)/wspeer
 	$(Q)scripts/vmtest.sh
 
+# The socket capture's programs timed with BPF_PROG_TEST_RUN (make bench's
+# micro workload): wssnoop's own loader, so it links the loader's objects.
+$(OUTPUT)/bench/capture_cost: tests/bench/capture_cost.c $(OUTPUT)/user/capture.o $(OUTPUT)/user/ring.o \
+                              $(OUTPUT)/libwssnoop.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $^ $(LIBS) -o $@
+
 # Every arm against nginx and wspeer, alternating; tables in build/bench/results.md.
 bench: all $(OUTPUT)/wspeer
 	$(Q)scripts/bench.sh

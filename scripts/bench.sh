@@ -29,7 +29,7 @@ if [ "$(nproc)" -lt 2 ]; then
 	exit 1
 fi
 scripts/install-deps.sh bench
-make --no-print-directory all build/wspeer
+make --no-print-directory all build/wspeer build/bench/capture_cost
 mkdir -p build/bench
 CC=${CC:-cc}
 for prog in parse_judge syscall_cost event_path; do

@@ -20,7 +20,9 @@ runs in turn, in an order rotated every round, over several rounds:
              connection's lifetime record must carry Close 1000 and exact
              frame counts
   micro      ns per unrelated socket read with a capture attached and not,
-             and user-space parse+judge ns per head (tests/bench/*.c)
+             the socket capture's programs per segment under
+             BPF_PROG_TEST_RUN, and user-space parse+judge ns per head
+             (tests/bench/*.c)
 
 Per run: requests/s, p50/p99 latency, the tracer's CPU (utime+stime from
 /proc/PID/stat over the measured window), its peak RSS (VmHWM), events seen
@@ -752,6 +754,35 @@ def micro_run(arm, round_no):
     record(entry)
 
 
+def capture_cost_run(round_no):
+    """The socket capture's programs on wrk's request and nginx's answer, by BPF_PROG_TEST_RUN."""
+    out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "capture_cost"), "300"])
+    entry = {"workload": "capture_cost", "arm": "wssnoop-port", "round": round_no,
+             **json.loads(out.strip().splitlines()[-1])}
+    for row in ("request", "answer"):
+        if abs(entry[f"{row}_records"] - 1) > 0.001:
+            entry.setdefault("problems", []).append(f"{row}: {entry[f'{row}_records']:.3f} records per run, not 1")
+    record(entry)
+    log(f"capture_cost r{round_no}: request {entry['request_ns']:.0f} ns, answer {entry['answer_ns']:.0f} ns, "
+        f"ack {entry['ack_ns']:.0f} ns, unwatched {entry['unwatched_ns']:.0f} ns"
+        + (f" ({'; '.join(entry['problems'])})" if entry.get("problems") else ""))
+
+
+def capture_cost_table():
+    runs = runs_of("capture_cost", "wssnoop-port")
+    rows = []
+    for key, text in (("request", "ingress, wrk's request (sampled head)"),
+                      ("answer", "egress, nginx's 200 + 512-byte page (sampled status line)"),
+                      ("ack", "ingress, a pure ACK on the watched port"),
+                      ("unwatched", "ingress, the request on a port not watched")):
+        values = [r[f"{key}_ns"] for r in runs]
+        rows.append([text, fmt(median(values)), f"{min(values):.0f}–{max(values):.0f}",
+                     fmt(median([r.get(f"{key}_stats_ns") for r in runs])),
+                     f"{median([r[f'{key}_records'] for r in runs]):.3f}"])
+    return table(["segment", "ns per run (median)", "range over rounds",
+                  "as bpf_stats counts it (run_time_ns / run_cnt)", "records per run"], rows)
+
+
 def rotated(arms, round_no):
     shift = round_no % len(arms)
     return arms[shift:] + arms[:shift]
@@ -1043,6 +1074,10 @@ def report(started, parse, load_before, load_after):
     if any(r["workload"] == "syscall_cost" for r in RUNS):
         parts += ["", "## Cost of an unrelated socket read (ns per call, loopback TCP, unwatched port)", "",
                   syscall_table()]
+    if any(r["workload"] == "capture_cost" for r in RUNS):
+        parts += ["", "## Socket capture per segment (tests/bench/capture_cost.c: the attached programs run by "
+                  "BPF_PROG_TEST_RUN on the keep-alive load's segments, warm caches, no other load)", "",
+                  capture_cost_table()]
     if parse:
         heads = [k for k in parse if isinstance(parse[k], list)]
         parts += ["", f"## User-space parse+judge (ns per head, {parse['heads']} real heads, "
@@ -1101,6 +1136,7 @@ def main():
             for round_no in range(1, ROUNDS + 1):
                 for arm in rotated(MICRO_ARMS, round_no):
                     micro_run(arm, round_no)
+                capture_cost_run(round_no)
             out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "parse_judge")])
             print(out.rsplit("\n", 2)[0], file=sys.stderr)
             parse = json.loads(out.strip().splitlines()[-1])

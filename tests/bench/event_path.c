@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include "bench_clock.h"
+#include "bench_load.h"
 #include "path_glob.h"
 #include "pipeline.h"
 #include "reorder.h"
@@ -36,12 +37,6 @@
 #define REQUEST_GAP_NS 33000	/* about 30k requests/s */
 #define NGINX_PID 4242
 
-#define WRK_REQUEST "GET / HTTP/1.1\r\nHost: 127.0.0.1:18480\r\n\r\n"
-#define NGINX_HEAD                                                                                 \
-	"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 20 Nov 2023 10:00:00 GMT\r\n"         \
-	"Content-Type: text/html\r\nContent-Length: 512\r\n"                                       \
-	"Last-Modified: Mon, 20 Nov 2023 09:00:00 GMT\r\nConnection: keep-alive\r\n"               \
-	"ETag: \"655b2010-200\"\r\nAccept-Ranges: bytes\r\n\r\n"
 /* RFC 6455's example key and its accept. */
 #define WS_REQUEST                                                                                 \
 	"GET /ws/chat?room=42 HTTP/1.1\r\nHost: app.example.com\r\nConnection: Upgrade\r\n"         \
@@ -213,7 +208,7 @@ static void add_handshake(struct replay *r, unsigned c, uint32_t request_budget,
 
 static void build(struct replay *r, const struct scenario *s, uint32_t request_budget)
 {
-	static uint8_t answer[sizeof(NGINX_HEAD) - 1 + 512];
+	static uint8_t answer[sizeof(NGINX_HEAD) - 1 + NGINX_PAGE_BYTES];
 	uint32_t answer_len = sizeof(answer);
 	uint32_t in_seq[CONNS], out_seq[CONNS];
 	uint64_t ts = 1000000000ULL;
@@ -222,7 +217,7 @@ static void build(struct replay *r, const struct scenario *s, uint32_t request_b
 	memset(r, 0, sizeof(*r));
 	r->status_only = s->status_only;
 	memcpy(answer, NGINX_HEAD, sizeof(NGINX_HEAD) - 1);
-	memset(answer + sizeof(NGINX_HEAD) - 1, 'x', 512);
+	memset(answer + sizeof(NGINX_HEAD) - 1, 'x', NGINX_PAGE_BYTES);
 	if (s->handshakes_only) {
 		for (unsigned i = 0; i < HANDSHAKE_PASS; i++)
 			add_handshake(r, next_conn++, request_budget, s->answer_budget, &ts);
