@@ -268,7 +268,7 @@ run_mode() {
 		else
 			report_scenario "$scenario" fail "$(cat "$scratch.why")"
 			log "$scenario: expected a line with: $(expected_patterns "$scenario" | tr '\n' ' ')"
-			sed -n "$((from + 1)),${to}p" "$events" | head -n 4 | cut -c1-400 | sed 's/^/    got: /'
+			sed -n "$((from + 1)),${to}p" "$events" | head -n 8 | cut -c1-1500 | sed 's/^/    got: /'
 		fi
 	done
 	# What the capture counted (sent, lost, cut, ...) tells a lost record from
