@@ -750,20 +750,41 @@ out:
 	return ret;
 }
 
-void capture_run_time(struct capture *c, uint64_t *run_ns, uint64_t *run_cnt)
+/* A loaded program's info; false if the kernel gives none. A kernel older
+ * than a field leaves it zero. */
+static bool prog_info(const struct bpf_program *prog, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = bpf_program__fd(prog);
+
+	memset(info, 0, sizeof(*info));
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, info, &len);
+}
+
+void capture_prog_totals(struct capture *c, struct capture_prog_totals *out)
 {
 	struct bpf_program *prog;
+	struct bpf_prog_info info;
 
-	*run_ns = *run_cnt = 0;
+	*out = (struct capture_prog_totals){0};
 	bpf_object__for_each_program(prog, c->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			*run_ns += info.run_time_ns;
-			*run_cnt += info.run_cnt;
+		if (prog_info(prog, &info)) {
+			out->run_ns += info.run_time_ns;
+			out->run_cnt += info.run_cnt;
+			out->skipped += info.recursion_misses;
 		}
+	}
+}
+
+void capture_print_skipped(struct capture *c, FILE *f)
+{
+	struct bpf_program *prog;
+	struct bpf_prog_info info;
+
+	bpf_object__for_each_program(prog, c->obj) {
+		if (prog_info(prog, &info) && info.recursion_misses)
+			fprintf(f, "wssnoop: prog %s: %llu runs skipped by the kernel\n", bpf_program__name(prog),
+				(unsigned long long)info.recursion_misses);
 	}
 }
 

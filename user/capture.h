@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "bpf/wssnoop.h"
 
 enum capture_kind {
@@ -71,9 +72,20 @@ void capture_stats(const struct capture *c, struct capture_stats *out);
 int capture_drop_privileges(struct capture *c);
 /* Kernel-side counters summed over CPUs. */
 void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX]);
-/* Run time and run count summed over the loaded programs (non-zero only
- * while kernel.bpf_stats_enabled is 1). */
-void capture_run_time(struct capture *c, uint64_t *run_ns, uint64_t *run_cnt);
+/* Summed over the loaded programs, from the kernel's program info. */
+struct capture_prog_totals {
+	uint64_t run_ns;  /* run time and count: non-zero only while kernel.bpf_stats_enabled is 1 */
+	uint64_t run_cnt;
+	/* Runs the kernel skipped because a BPF program was already running
+	 * on that CPU (a tracepoint program while another, or a bpf() map
+	 * call, is in progress there: 5.12 on; 0 where the kernel does not
+	 * say). Each may have been a segment never seen. */
+	uint64_t skipped;
+};
+
+void capture_prog_totals(struct capture *c, struct capture_prog_totals *out);
+/* For -v: one line on f for each program with skipped runs. */
+void capture_print_skipped(struct capture *c, FILE *f);
 /* The paths chosen, for -v and the kernel matrix: e.g. "cgroup_skb", "sock-tracepoint". */
 const char *capture_name(const struct capture *c);
 const char *capture_attribution(const struct capture *c);

@@ -452,6 +452,7 @@ static uint64_t rss_bytes(void)
 static void update_gauges(struct app *app, bool full)
 {
 	struct metrics_gauges *g = &app->gauges;
+	struct capture_prog_totals pt;
 	uint64_t k[WS_CNT__MAX];
 	struct tracker_stats ts;
 
@@ -466,7 +467,10 @@ static void update_gauges(struct app *app, bool full)
 		g->segments_unplaced = ts.unplaced;
 		g->conns_evicted = ts.conns_evicted;
 		g->conns_tracked = ts.conns;
-		capture_run_time(app->cap, &g->bpf_run_ns, &g->bpf_run_cnt);
+		capture_prog_totals(app->cap, &pt);
+		g->bpf_run_ns = pt.run_ns;
+		g->bpf_run_cnt = pt.run_cnt;
+		g->bpf_runs_skipped = pt.skipped;
 		g->rss_bytes = rss_bytes();
 	}
 	pthread_mutex_unlock(&app->lock);
@@ -575,11 +579,13 @@ static void print_summary(struct app *app, double seconds)
 	uint64_t k[WS_CNT__MAX];
 	struct tracker_stats ts;
 	struct capture_stats cs;
+	struct capture_prog_totals pt;
 	FILE *out = app->out;
 	uint64_t failed = 0, disorder;
 
 	capture_counters(app->cap, k);
 	capture_stats(app->cap, &cs);
+	capture_prog_totals(app->cap, &pt);
 	/* Handed on out of time order: late from a CPU's stage, or early to
 	 * bound memory. Either may mismatch a request and its answer. */
 	disorder = cs.late + cs.forced;
@@ -609,7 +615,7 @@ static void print_summary(struct app *app, double seconds)
 			"\"owner_inferred\":%llu,\"owner_unknown\":%llu,\"out_of_scope\":%llu,\"ws_closed\":%llu,"
 			"\"ws_closed_1006\":%llu,\"idle_timeouts\":%llu,\"ws_open\":%llu,\"frames_unclassified\":%llu,"
 			"\"conns_pre_accept\":%llu,\"conns_closed_late\":%llu,\"events_out_of_order\":%llu,"
-			"\"sends_unattributed\":%llu,"
+			"\"sends_unattributed\":%llu,\"bpf_runs_skipped\":%llu,"
 			"\"events_sent\":%llu,\"events_received\":%llu}\n",
 			(unsigned long long)k[WS_CNT_LOST], (unsigned long long)k[WS_CNT_CUT],
 			(unsigned long long)ts.truncated, (unsigned long long)ts.unplaced,
@@ -620,7 +626,7 @@ static void print_summary(struct app *app, double seconds)
 			(unsigned long long)rc->closes_1006, (unsigned long long)rc->idle_timeouts,
 			(unsigned long long)rc->still_open, (unsigned long long)k[WS_CNT_UNCLASSIFIED],
 			(unsigned long long)ts.pre_accept, (unsigned long long)ts.closed_late, (unsigned long long)disorder,
-			(unsigned long long)k[WS_CNT_SENT_UNOWNED],
+			(unsigned long long)k[WS_CNT_SENT_UNOWNED], (unsigned long long)pt.skipped,
 			(unsigned long long)(k[WS_CNT_EMITTED] + k[WS_CNT_LOST]), (unsigned long long)app->pipe.records);
 	} else {
 		fprintf(out, "\n%llu handshake attempt%s in %.1f s: %llu upgraded, %llu failed\n",
@@ -651,6 +657,10 @@ static void print_summary(struct app *app, double seconds)
 		if (disorder)
 			fprintf(out, "%llu event%s handed on out of time order (the reader fell behind)\n",
 				(unsigned long long)disorder, disorder == 1 ? "" : "s");
+		if (pt.skipped)
+			fprintf(out, "%llu run%s of wssnoop's BPF programs skipped by the kernel (another BPF program "
+				     "was running on the CPU): segments may be missing\n",
+				(unsigned long long)pt.skipped, pt.skipped == 1 ? "" : "s");
 	}
 	fflush(out);
 }
@@ -808,6 +818,7 @@ int main(int argc, char **argv)
 			(unsigned long long)cs.batches, (unsigned long long)cs.batch_errors, (unsigned long long)cs.flushes,
 			(unsigned long long)cs.flush_busy, (unsigned long long)cs.flush_errors, (unsigned long long)cs.late,
 			(unsigned long long)cs.forced);
+		capture_print_skipped(app.cap, stderr);
 	}
 	ret = 0;
 cleanup:

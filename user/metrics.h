@@ -43,6 +43,7 @@ struct metrics_gauges {
 	uint64_t conns_tracked;
 	uint64_t bpf_run_ns;   /* summed run time of the BPF programs, 0 if unknown */
 	uint64_t bpf_run_cnt;
+	uint64_t bpf_runs_skipped; /* see capture_prog_totals() */
 	uint64_t rss_bytes;
 	uint64_t reloads;
 	double start_time_s;   /* Unix time the daemon started */

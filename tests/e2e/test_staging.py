@@ -42,6 +42,7 @@ def judged_exactly(w, counts):
     assert s["events_out_of_order"] == 0, s
     assert s["events_lost"] == 0, s
     assert s["events_sent"] == s["events_received"], s
+    assert s["bpf_runs_skipped"] == 0, s
     # Every request and every answer head was sampled (one segment each way).
     assert s["segments_sampled"] == 2 * (counts["attempts"] + counts["plain"]), s
 
