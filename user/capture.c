@@ -139,37 +139,42 @@ static bool is_fs(const char *path, long magic)
 	return statfs(path, &st) == 0 && st.f_type == magic;
 }
 
-/* The cgroup v2 hierarchy: the usual places, then /proc/self/mounts, else
- * mount one of our own (removed at exit). */
-static int open_cgroup(struct capture *c, char *err, size_t errlen)
+int capture_cgroup2_root(char *path, size_t size)
 {
 	static const char *const candidates[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
+	char dev[256], dir[4096], type[64];
+	FILE *f;
+	size_t i;
+
+	for (i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (is_fs(candidates[i], CGROUP2_SUPER_MAGIC))
+			return snprintf(path, size, "%s", candidates[i]) < (int)size ? 0 : -1;
+	f = fopen("/proc/self/mounts", "r");
+	while (f && fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+		if (strcmp(type, "cgroup2") == 0) {
+			fclose(f);
+			return snprintf(path, size, "%s", dir) < (int)size ? 0 : -1;
+		}
+	}
+	if (f)
+		fclose(f);
+	return -1;
+}
+
+/* The cgroup v2 hierarchy: --cgroup, else the one mounted
+ * (capture_cgroup2_root()), else one of our own (removed at exit). */
+static int open_cgroup(struct capture *c, char *err, size_t errlen)
+{
 	char path[4096] = "";
 	const char *root = NULL;
-	size_t i;
 
 	if (c->opts.cgroup_path) {
 		if (!is_fs(c->opts.cgroup_path, CGROUP2_SUPER_MAGIC))
 			return fail(err, errlen, "%s is not a cgroup v2 directory: give --cgroup a path under the cgroup2 mount",
 				    c->opts.cgroup_path);
 		root = c->opts.cgroup_path;
-	}
-	for (i = 0; !root && i < sizeof(candidates) / sizeof(candidates[0]); i++)
-		if (is_fs(candidates[i], CGROUP2_SUPER_MAGIC))
-			root = candidates[i];
-	if (!root) {
-		FILE *f = fopen("/proc/self/mounts", "r");
-		char dev[256], dir[4096], type[64];
-
-		while (f && fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
-			if (strcmp(type, "cgroup2") == 0) {
-				snprintf(path, sizeof(path), "%s", dir);
-				root = path;
-				break;
-			}
-		}
-		if (f)
-			fclose(f);
+	} else if (capture_cgroup2_root(path, sizeof(path)) == 0) {
+		root = path;
 	}
 	if (!root) {
 		snprintf(c->mounted_cgroup, sizeof(c->mounted_cgroup), "/tmp/wssnoop-cgroup2.XXXXXX");
@@ -774,6 +779,13 @@ void capture_prog_totals(struct capture *c, struct capture_prog_totals *out)
 			out->skipped += info.recursion_misses;
 		}
 	}
+}
+
+int capture_prog_fd(struct capture *c, const char *name)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(c->obj, name);
+
+	return prog ? bpf_program__fd(prog) : -1;
 }
 
 void capture_print_skipped(struct capture *c, FILE *f)

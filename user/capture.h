@@ -84,6 +84,11 @@ struct capture_prog_totals {
 };
 
 void capture_prog_totals(struct capture *c, struct capture_prog_totals *out);
+/* The descriptor of a loaded program of the capture (e.g. "wssnoop_ingress"), or -1. */
+int capture_prog_fd(struct capture *c, const char *name);
+/* Where the cgroup v2 hierarchy is mounted (the usual places, then
+ * /proc/self/mounts), into path; 0, or -1 if none is. */
+int capture_cgroup2_root(char *path, size_t size);
 /* For -v: one line on f for each program with skipped runs. */
 void capture_print_skipped(struct capture *c, FILE *f);
 /* The paths chosen, for -v and the kernel matrix: e.g. "cgroup_skb", "sock-tracepoint". */

@@ -32,8 +32,6 @@
  */
 #include <bpf/bpf.h>
 #include <errno.h>
-#include <dirent.h>
-#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,26 +82,6 @@ static size_t build_segment(unsigned char *buf, size_t room, const char *payload
 	tcp[14] = 0xff, tcp[15] = 0xff;
 	memcpy(tcp + 20, payload, len);
 	return 14 + ip_len;
-}
-
-/* The capture's program of this name, found among this process's descriptors. */
-static int find_prog(const char *name)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int found = -1;
-
-	while (d && (e = readdir(d)) && found < 0) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = atoi(e->d_name);
-
-		if (fd > 2 && !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name))
-			found = fd;
-	}
-	if (d)
-		closedir(d);
-	return found;
 }
 
 struct row {
@@ -171,21 +149,6 @@ static struct row row(struct capture *c, int prog, const unsigned char *pkt, siz
 	return r;
 }
 
-/* The first cgroup2 mount, into mount (the hybrid layout's /sys/fs/cgroup/unified or a pure v2 /sys/fs/cgroup). */
-static int cgroup2_mount(char *mount, size_t size)
-{
-	FILE *f = setmntent("/proc/mounts", "r");
-	struct mntent *m;
-	int found = -1;
-
-	while (f && found < 0 && (m = getmntent(f)))
-		if (!strcmp(m->mnt_type, "cgroup2") && (size_t)snprintf(mount, size, "%s", m->mnt_dir) < size)
-			found = 0;
-	if (f)
-		endmntent(f);
-	return found;
-}
-
 static char cgroup[512];
 
 /* At exit, by any path: the attached programs go with the process, then the empty cgroup. */
@@ -219,8 +182,8 @@ int main(int argc, char **argv)
 
 	if (argc > 2)
 		snprintf(mount, sizeof(mount), "%s", argv[2]);
-	else if (cgroup2_mount(mount, sizeof(mount)) < 0) {
-		fprintf(stderr, "capture_cost: no cgroup2 mount in /proc/mounts (give one as the second argument)\n");
+	else if (capture_cgroup2_root(mount, sizeof(mount)) < 0) {
+		fprintf(stderr, "capture_cost: no cgroup v2 hierarchy is mounted (give one as the second argument)\n");
 		return 1;
 	}
 	/* Empty, so that nothing but the test runs meets the programs. */
@@ -239,8 +202,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capture_cost: %s\n", err);
 		return 1;
 	}
-	in = find_prog("wssnoop_ingress");
-	out = find_prog("wssnoop_egress");
+	in = capture_prog_fd(c, "wssnoop_ingress");
+	out = capture_prog_fd(c, "wssnoop_egress");
 	if (in < 0 || out < 0) {
 		fprintf(stderr, "capture_cost: the socket capture's programs are not loaded\n");
 		capture_close(c);
