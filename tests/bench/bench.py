@@ -41,7 +41,7 @@ Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
 BENCH_STATS_SECONDS (2: the wrk or echo run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
 BENCH_ECHO_SECONDS (4), BENCH_ECHO_CONNS (16),
-BENCH_ARMS (comma list, default all but wssnoop-unstaged-port, wssnoop-reads-* and wssnoop-scoped-port; bare-port runs in keepalive only), BENCH_WORKLOADS (keepalive,close,
+BENCH_ARMS (comma list, default all but wssnoop-unstaged-port, wssnoop-reads-*, wssnoop-scoped-port and bare-other; bare-port and bare-other run in keepalive only), BENCH_WORKLOADS (keepalive,close,
 websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
 """
@@ -98,13 +98,17 @@ ALL_ARMS = ["none", "wssnoop-other", "wssnoop-port", "syscall-other", "syscall-p
 # And wssnoop attached to nginx's own cgroup (--cgroup) instead of the whole
 # host: the load generator's sockets then run no program, as the clients of
 # a server that come from other hosts do not (BENCH_ARMS=...,wssnoop-scoped-port).
-OPTIONAL_ARMS = ["wssnoop-unstaged-port", "wssnoop-reads-other", "wssnoop-reads-port", "wssnoop-scoped-port"]
+# And the bare capture watching another port: its programs do a port test
+# and nothing else on every packet, the floor of any socket-level capture
+# (BENCH_ARMS=none,wssnoop-other,bare-other).
+OPTIONAL_ARMS = ["wssnoop-unstaged-port", "wssnoop-reads-other", "wssnoop-reads-port", "wssnoop-scoped-port",
+                 "bare-other"]
 # --no-lifetime changes nothing before an upgrade: only the echo workload runs it.
 LIFETIME_ONLY_ARMS = {"wssnoop-nolife"}
 # The reference arm (tests/bench/bare.bpf.c: the least a socket-level capture
 # does, one ring record per segment) calibrates the keep-alive figures the
 # targets were set from; the other workloads do not need it.
-KEEPALIVE_ONLY_ARMS = {"bare-port"}
+KEEPALIVE_ONLY_ARMS = {"bare-port", "bare-other"}
 ARM_TEXT = {
     "none": "no tracer",
     "wssnoop-other": "wssnoop, another port",
@@ -114,6 +118,7 @@ ARM_TEXT = {
     "tcpdump": "tcpdump -i lo -s 256 -w",
     "bpftrace": "bpftrace, 200 B of each recvfrom/writev",
     "bare-port": "bare capture (reference), served port",
+    "bare-other": "bare capture (reference), another port",
     "wssnoop-nolife": "wssnoop --no-lifetime, served port",
     "wssnoop-unstaged-port": "wssnoop --no-staging, served port",
     "wssnoop-reads-other": "wssnoop --attribute-reads, another port",
@@ -281,8 +286,9 @@ class Tracer:
         if self.arm == "bpftrace":
             return (["bpftrace", "-o", self.out_path, BT_SCRIPT, str(self.worker_pid)],
                     "Attaching", self.out_path)
-        if self.arm == "bare-port":
-            return [BARE, str(self.port)], "bare: tracing", self.err_path
+        if self.arm.startswith("bare-"):
+            watch = OTHER_PORT if self.arm.endswith("-other") else self.port
+            return [BARE, str(watch)], "bare: tracing", self.err_path
         raise ValueError(self.arm)
 
     def start(self):
@@ -580,7 +586,7 @@ def nginx_run(nginx, arm, workload, round_no):
         entry["summary_lost"] = stopped["summary"].get("events_lost")
     # wssnoop's counters are read around the first run; tcpdump's file, bpftrace's
     # output and the bare capture's count cover the tracer's whole life, both runs.
-    whole_life = arm in ("bpftrace", "bare-port")
+    whole_life = arm in ("bpftrace", "bare-port", "bare-other")
     entry["sent"] = 2 * (wrk["requests"] + (entry.get("bpf_requests", 0) if whole_life else 0))
     record(entry)
     log(f"round {round_no} {workload:9} {arm:14} {wrk['rps']:9.0f} req/s"
@@ -931,7 +937,7 @@ def syscall_table():
 
 def per_program_table(workload, arms=("wssnoop-other", "wssnoop-port", "wssnoop-unstaged-port", "wssnoop-reads-other",
                                      "wssnoop-reads-port", "wssnoop-scoped-port", "syscall-other", "syscall-port",
-                                     "bpftrace", "bare-port")):
+                                     "bpftrace", "bare-port", "bare-other")):
     """ns per run and runs per request of each program, for the arms that watch the port."""
     rows = []
     for arm in arms:
@@ -966,6 +972,32 @@ def reference_text():
             f"design the targets were set from) kept {bare_ratio:.3f} × untraced with {bare_bpf:.0f} ns of BPF per request in "
             f"these rounds; wssnoop, watching the same port, kept {ws_ratio:.3f} with {ws_bpf:.0f} ns, "
             f"{ws_bpf / bare_bpf:.2f} × the bare capture's BPF time.")
+
+
+def floor_text():
+    """What attaching costs before any work: watching another port, the socket programs run on every
+    packet of the keep-alive load and do a port test, nothing else."""
+    skb_progs = ("wssnoop_ingress", "wssnoop_egress")
+
+    def per_run(arm):
+        ns = cnt = reqs = 0
+        for r in runs_of("keepalive", arm):
+            progs = [v for name, v in (r.get("bpf_per_prog") or {}).items() if name in skb_progs]
+            if progs and r.get("bpf_requests"):
+                ns, cnt = ns + sum(v[0] for v in progs), cnt + sum(v[1] for v in progs)
+                reqs += r["bpf_requests"]
+        return (ns / cnt, cnt / reqs) if cnt and reqs else (None, None)
+
+    (idle_run, runs_per_req), (busy_run, _) = per_run("wssnoop-other"), per_run("wssnoop-port")
+    served = median(bpf_per_request(runs_of("keepalive", "wssnoop-port")))
+    if None in (idle_run, busy_run, served):
+        return ""
+    floor = idle_run * runs_per_req
+    return (f"Floor: watching another port, wssnoop's socket programs run {runs_per_req:.2f} times per "
+            f"request (each packet's egress and ingress, the server's sockets and wrk's) and do a port test, "
+            f"nothing else: {idle_run:.0f} ns per run as bpf_stats counts it, {floor:.0f} ns per request, what "
+            f"any socket-level capture pays here before it does any work. Watching the served port, a run took "
+            f"{busy_run:.0f} ns on average and a request {served:.0f} ns, {served - floor:.0f} ns above the floor.")
 
 
 def machine_text():
@@ -1044,9 +1076,9 @@ def report(started, parse, load_before, load_after):
               "(requests + answers); bare capture: ring records / (requests + answers). lost: ring buffer "
               "full (wssnoop, bare capture), dropped by kernel (tcpdump), \"Lost N events\" (bpftrace), "
               "summed over rounds."]
-    reference = reference_text()
-    if reference:
-        parts += ["", reference]
+    for text in (reference_text(), floor_text()):
+        if text:
+            parts += ["", text]
     if any(r["workload"] == "websocket" for r in RUNS):
         parts += ["", f"## WebSocket handshakes at {WS_RATE}/s (wspeer load, {WS_SECONDS:g} s, new connection each; "
                   "6 of 10 upgraded, 4 rejected)", "", websocket_table(),
