@@ -13,7 +13,7 @@ build=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 test=(nginx curl openssl python3 python3-pytest python3-websockets nodejs node-ws
       tomcat10 tomcat10-examples iproute2 procps libcap2-bin prometheus)
 vm=(qemu-system-x86 busybox-static cpio)
-bench=(wrk tcpdump bpftrace linux-perf)
+bench=(wrk tcpdump bpftrace linux-perf valgrind)
 
 want=()
 [ $# -eq 0 ] && set -- build

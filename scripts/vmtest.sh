@@ -19,7 +19,8 @@
 # (MiB, default 768), VMTEST_MODES (default "default syscall reads"), VMTEST_HOST=0
 # (skip the host row), VMTEST_REFRESH=1 (look packages up again),
 # WSSNOOP_CACHE (downloads go to $WSSNOOP_CACHE/vmtest, default .cache/vmtest),
-# VMTEST_WSSNOOP / VMTEST_WSPEER (binaries, default ./wssnoop, build/wspeer).
+# VMTEST_WSSNOOP / VMTEST_WSPEER (binaries, default ./wssnoop, build/wspeer),
+# VMTEST_APPEND (more of the guests' kernel command line, e.g. preempt=none).
 # Exits 1 when any row failed, 2 on a usage or set-up error.
 set -euo pipefail
 
@@ -128,7 +129,7 @@ boot_vm() {
 	timeout --kill-after=5 "$seconds" qemu-system-x86_64 -accel "$how" -cpu "$cpu" -smp 1 \
 		-m "$memory" -nodefaults -no-user-config -no-reboot -display none \
 		-serial "file:$log" -kernel "$image" -initrd "$initramfs" \
-		-append "console=ttyS0 panic=-1 loglevel=1 rdinit=/init $*" \
+		-append "console=ttyS0 panic=-1 loglevel=1 rdinit=/init ${VMTEST_APPEND:-} $*" \
 		</dev/null >"$log.qemu" 2>&1 &
 	local timeout_pid=$!
 	echo "$timeout_pid" >>"$out/logs/vm.pids"

@@ -51,6 +51,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -974,6 +975,31 @@ def reference_text():
             f"{ws_bpf / bare_bpf:.2f} × the bare capture's BPF time.")
 
 
+PARSE_REPEATS = 7  # REPEATS in tests/bench/parse_judge.c
+
+
+def parse_instructions(heads):
+    """Instructions per request head and per answer on parse+judge's path, counted by callgrind: the
+    same on any machine, where its ns move with the machine. Two iteration counts, so that what
+    the program does once (start, path table, output) drops out of the difference."""
+    if not shutil.which("valgrind"):
+        log("micro: valgrind is missing, no instruction counts")
+        return {}
+    found = {}
+    for kind in ("request", "answer"):
+        counts = []
+        for n in (100, 300):
+            err = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                                  os.path.join(OUT, "parse_judge"), str(n), kind],
+                                 capture_output=True, text=True, check=True).stderr
+            m = re.search(r"Collected : (\d+)", err)
+            if not m:
+                return found
+            counts.append(int(m.group(1)))
+        found[f"{kind}_insns"] = (counts[1] - counts[0]) / (200 * PARSE_REPEATS * heads)
+    return found
+
+
 def floor_text():
     """What attaching costs before any work: watching another port, the socket programs run on every
     packet of the keep-alive load and do a port test, nothing else."""
@@ -1039,7 +1065,8 @@ def targets_rows(parse):
               lambda x: x == 0 and exact == len(ws), f"{lost} lost, counts exact in {exact}/{len(ws)} rounds")
     if parse:
         check("parse+judge < 300 ns per ~700-byte request head", parse["request_ns"], lambda x: x < 300,
-              f"{parse['request_ns']:.0f} ns (answer {parse['answer_ns']:.0f} ns)")
+              f"{parse['request_ns']:.0f} ns (answer {parse['answer_ns']:.0f} ns)"
+              + (f"; {parse['request_insns']:.0f} instructions" if "request_insns" in parse else ""))
     biggest = max([r for r in RUNS if r["arm"] in ("wssnoop-port", "syscall-port") and r.get("rss_kib")],
                   key=lambda r: r["rss_kib"], default=None)
     if biggest:
@@ -1117,6 +1144,11 @@ def report(started, parse, load_before, load_after):
                   table(["head", "request: no-attempt test, then classify+parse+judge", "answer: parse+judge (SHA-1 for a 101)"],
                         [[h, f"{parse[h][0]:.0f}", f"{parse[h][1]:.0f}"] for h in heads]
                         + [["**mean**", f"{parse['request_ns']:.0f}", f"{parse['answer_ns']:.0f}"]])]
+        if "request_insns" in parse:
+            parts += ["", f"Instructions (callgrind, the mean over the same heads, the same on any machine): "
+                      f"{parse['request_insns']:.0f} per request head, {parse['answer_insns']:.0f} per answer; "
+                      f"{parse['request_insns'] / parse['request_ns']:.1f} instructions per ns on the request "
+                      f"heads here."]
     path = next((r for r in RUNS if r["workload"] == "event_path"), None)
     if path:
         rows = [[k, f"{v[0]:.0f}", f"{v[1]:.0f}"] for k, v in path.items() if isinstance(v, list)]
@@ -1172,6 +1204,7 @@ def main():
             out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "parse_judge")])
             print(out.rsplit("\n", 2)[0], file=sys.stderr)
             parse = json.loads(out.strip().splitlines()[-1])
+            parse.update(parse_instructions(parse["heads"]))
             record({"workload": "parse_judge", "arm": "none", "round": 1, **parse})
             out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "event_path")])
             print(out.rsplit("\n", 2)[0], file=sys.stderr)
