@@ -658,8 +658,8 @@ static void print_summary(struct app *app, double seconds)
 			fprintf(out, "%llu event%s handed on out of time order (the reader fell behind)\n",
 				(unsigned long long)disorder, disorder == 1 ? "" : "s");
 		if (pt.skipped)
-			fprintf(out, "%llu run%s of wssnoop's BPF programs skipped by the kernel (another BPF program "
-				     "was running on the CPU): segments may be missing\n",
+			fprintf(out, "%llu run%s of wssnoop's BPF programs skipped by the kernel (a run it guards "
+				     "against was in flight on the CPU): segments may be missing\n",
 				(unsigned long long)pt.skipped, pt.skipped == 1 ? "" : "s");
 	}
 	fflush(out);

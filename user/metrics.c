@@ -262,7 +262,7 @@ size_t metrics_render(struct metrics *m, const struct metrics_gauges *g, char **
 	COUNTER("wssnoop_samples_truncated_total", "Segments sampled shorter than their payload.", g->samples_cut);
 	COUNTER("wssnoop_heads_truncated_total", "Request heads cut by the sample budget.", g->heads_truncated);
 	COUNTER("wssnoop_bpf_runs_skipped_total",
-		"Runs of wssnoop's BPF programs the kernel skipped: another BPF program was running on the CPU.",
+		"Runs of wssnoop's BPF programs the kernel skipped: a run it guards against was in flight on the CPU.",
 		g->bpf_runs_skipped);
 	COUNTER("wssnoop_segments_unplaced_total", "Sampled segments that fit no head being assembled.",
 		g->segments_unplaced);

@@ -277,8 +277,8 @@ run_mode() {
 		log "wssnoop's summary: $(grep '"type":"summary"' "$events" | tail -n1 | cut -c1-1200)"
 		log "wssnoop's stderr:"; tail -n 12 "$errors" | cut -c1-300 | sed 's/^/    /'
 	fi
-	# Runs of wssnoop's programs the kernel skipped (another BPF program was
-	# running on the CPU): a failure that comes with some may be the kernel's
+	# Runs of wssnoop's programs the kernel skipped (a run it guards against
+	# was in flight on the CPU): a failure that comes with some may be the kernel's
 	# loss, which wssnoop reported; the runner tells the two apart.
 	skipped=$(grep '"type":"summary"' "$events" | tail -n1 | sed -n 's/.*"bpf_runs_skipped":\([0-9]*\).*/\1/p')
 	echo "VMTEST mode=$mode skipped=${skipped:-0}"
