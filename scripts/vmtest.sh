@@ -20,7 +20,7 @@
 # (skip the host row), VMTEST_REFRESH=1 (look packages up again),
 # WSSNOOP_CACHE (downloads go to $WSSNOOP_CACHE/vmtest, default .cache/vmtest),
 # VMTEST_WSSNOOP / VMTEST_WSPEER (binaries, default ./wssnoop, build/wspeer),
-# VMTEST_APPEND (more of the guests' kernel command line, e.g. preempt=none).
+# VMTEST_APPEND (more of the guests' kernel command line, e.g. preempt=full).
 # Exits 1 when any row failed, 2 on a usage or set-up error.
 set -euo pipefail
 
@@ -215,8 +215,8 @@ run_row_once() {
 # A row that fails is run once more: under software emulation a VM can miss a
 # deadline that a real machine meets. A third run is given only to a row
 # whose second run failed with runs of wssnoop's programs skipped by the
-# kernel (another BPF program was running on the CPU: see bpf_runs_skipped
-# in the README), a loss the kernel makes and wssnoop reports. A row that
+# kernel (a run it guards against was in flight on the CPU: see
+# bpf_runs_skipped in the README), a loss the kernel makes and wssnoop reports. A row that
 # passes only on a later run is marked in the table, and the earlier runs'
 # failures are listed below it, so that a flaky kernel or capture is
 # visible, never hidden.

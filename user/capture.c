@@ -766,14 +766,14 @@ static bool prog_info(const struct bpf_program *prog, struct bpf_prog_info *info
 	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, info, &len);
 }
 
-void capture_prog_totals(struct capture *c, struct capture_prog_totals *out)
+void capture_prog_totals(struct capture *c, const char *name, struct capture_prog_totals *out)
 {
 	struct bpf_program *prog;
 	struct bpf_prog_info info;
 
 	*out = (struct capture_prog_totals){0};
 	bpf_object__for_each_program(prog, c->obj) {
-		if (prog_info(prog, &info)) {
+		if ((!name || strcmp(bpf_program__name(prog), name) == 0) && prog_info(prog, &info)) {
 			out->run_ns += info.run_time_ns;
 			out->run_cnt += info.run_cnt;
 			out->skipped += info.recursion_misses;

@@ -76,14 +76,16 @@ void capture_counters(struct capture *c, uint64_t out[WS_CNT__MAX]);
 struct capture_prog_totals {
 	uint64_t run_ns;  /* run time and count: non-zero only while kernel.bpf_stats_enabled is 1 */
 	uint64_t run_cnt;
-	/* Runs the kernel skipped because a BPF program was already running
-	 * on that CPU (a tracepoint program while another, or a bpf() map
-	 * call, is in progress there: 5.12 on; 0 where the kernel does not
-	 * say). Each may have been a segment never seen. */
+	/* Runs the kernel skipped because a run it guards against was in
+	 * flight on that CPU: another tracepoint program's or a bpf() map
+	 * call's, or on 7.2 a preempted run of the same program (5.12 on; 0
+	 * where the kernel does not say). Each may have been a segment never
+	 * seen. */
 	uint64_t skipped;
 };
 
-void capture_prog_totals(struct capture *c, struct capture_prog_totals *out);
+/* Of every loaded program, or of the one named (e.g. "wssnoop_ingress"). */
+void capture_prog_totals(struct capture *c, const char *name, struct capture_prog_totals *out);
 /* The descriptor of a loaded program of the capture (e.g. "wssnoop_ingress"), or -1. */
 int capture_prog_fd(struct capture *c, const char *name);
 /* Where the cgroup v2 hierarchy is mounted (the usual places, then

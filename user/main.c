@@ -467,7 +467,7 @@ static void update_gauges(struct app *app, bool full)
 		g->segments_unplaced = ts.unplaced;
 		g->conns_evicted = ts.conns_evicted;
 		g->conns_tracked = ts.conns;
-		capture_prog_totals(app->cap, &pt);
+		capture_prog_totals(app->cap, NULL, &pt);
 		g->bpf_run_ns = pt.run_ns;
 		g->bpf_run_cnt = pt.run_cnt;
 		g->bpf_runs_skipped = pt.skipped;
@@ -585,7 +585,7 @@ static void print_summary(struct app *app, double seconds)
 
 	capture_counters(app->cap, k);
 	capture_stats(app->cap, &cs);
-	capture_prog_totals(app->cap, &pt);
+	capture_prog_totals(app->cap, NULL, &pt);
 	/* Handed on out of time order: late from a CPU's stage, or early to
 	 * bound memory. Either may mismatch a request and its answer. */
 	disorder = cs.late + cs.forced;

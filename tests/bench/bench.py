@@ -587,7 +587,7 @@ def nginx_run(nginx, arm, workload, round_no):
         entry["summary_lost"] = stopped["summary"].get("events_lost")
     # wssnoop's counters are read around the first run; tcpdump's file, bpftrace's
     # output and the bare capture's count cover the tracer's whole life, both runs.
-    whole_life = arm in ("bpftrace", "bare-port", "bare-other")
+    whole_life = arm == "bpftrace" or arm.startswith("bare-")
     entry["sent"] = 2 * (wrk["requests"] + (entry.get("bpf_requests", 0) if whole_life else 0))
     record(entry)
     log(f"round {round_no} {workload:9} {arm:14} {wrk['rps']:9.0f} req/s"
@@ -975,10 +975,7 @@ def reference_text():
             f"{ws_bpf / bare_bpf:.2f} × the bare capture's BPF time.")
 
 
-PARSE_REPEATS = 7  # REPEATS in tests/bench/parse_judge.c
-
-
-def parse_instructions(heads):
+def parse_instructions(parse):
     """Instructions per request head and per answer on parse+judge's path, counted by callgrind: the
     same on any machine, where its ns move with the machine. Two iteration counts, so that what
     the program does once (start, path table, output) drops out of the difference."""
@@ -986,9 +983,10 @@ def parse_instructions(heads):
         log("micro: valgrind is missing, no instruction counts")
         return {}
     found = {}
+    sizes = (100, 300)
     for kind in ("request", "answer"):
         counts = []
-        for n in (100, 300):
+        for n in sizes:
             err = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                                   os.path.join(OUT, "parse_judge"), str(n), kind],
                                  capture_output=True, text=True, check=True).stderr
@@ -996,7 +994,8 @@ def parse_instructions(heads):
             if not m:
                 return found
             counts.append(int(m.group(1)))
-        found[f"{kind}_insns"] = (counts[1] - counts[0]) / (200 * PARSE_REPEATS * heads)
+        calls = (sizes[1] - sizes[0]) * parse["repeats"] * parse["heads"]
+        found[f"{kind}_insns"] = (counts[1] - counts[0]) / calls
     return found
 
 
@@ -1204,7 +1203,7 @@ def main():
             out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "parse_judge")])
             print(out.rsplit("\n", 2)[0], file=sys.stderr)
             parse = json.loads(out.strip().splitlines()[-1])
-            parse.update(parse_instructions(parse["heads"]))
+            parse.update(parse_instructions(parse))
             record({"workload": "parse_judge", "arm": "none", "round": 1, **parse})
             out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "event_path")])
             print(out.rsplit("\n", 2)[0], file=sys.stderr)

@@ -43,6 +43,8 @@
 
 #define RUNS 4000 /* per batch: 4000 answers of ~360 staged bytes fit the 4 MiB ring */
 #define MAX_BATCHES 2000
+#define PROG_IN "wssnoop_ingress"
+#define PROG_OUT "wssnoop_egress"
 
 
 static unsigned long long delivered;
@@ -90,16 +92,6 @@ struct row {
 	double records;  /* records the loader received per run */
 };
 
-static void run_time(int prog, __u64 *ns, __u64 *cnt)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	*ns = *cnt = 0;
-	if (!bpf_obj_get_info_by_fd(prog, &info, &len))
-		*ns = info.run_time_ns, *cnt = info.run_cnt;
-}
-
 /* Median ns per run over batches of RUNS for ms milliseconds. */
 static double batches(struct capture *c, int prog, const unsigned char *pkt, size_t len, double ms, size_t *runs)
 {
@@ -126,11 +118,12 @@ static double batches(struct capture *c, int prog, const unsigned char *pkt, siz
  * with it on (the kernel's BPF_ENABLE_STATS, undone when its descriptor
  * closes), whose run_time_ns tells what the stats-on figure of make bench
  * makes of the same run: the two clock reads around each run count in it. */
-static struct row row(struct capture *c, int prog, const unsigned char *pkt, size_t len, double ms)
+static struct row row(struct capture *c, const char *prog_name, const unsigned char *pkt, size_t len, double ms)
 {
+	struct capture_prog_totals t0, t1;
+	int prog = capture_prog_fd(c, prog_name);
 	struct row r = {0};
 	unsigned long long before;
-	__u64 ns0, cnt0, ns1, cnt1;
 	size_t runs = 0, stats_runs = 0;
 	int stats;
 
@@ -139,13 +132,13 @@ static struct row row(struct capture *c, int prog, const unsigned char *pkt, siz
 	r.ns = batches(c, prog, pkt, len, ms, &runs);
 	r.records = (double)(delivered - before) / (double)runs;
 	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	run_time(prog, &ns0, &cnt0);
+	capture_prog_totals(c, prog_name, &t0);
 	if (stats >= 0)
 		batches(c, prog, pkt, len, ms / 3, &stats_runs);
-	run_time(prog, &ns1, &cnt1);
+	capture_prog_totals(c, prog_name, &t1);
 	if (stats >= 0)
 		close(stats);
-	r.stats_ns = cnt1 > cnt0 ? (double)(ns1 - ns0) / (double)(cnt1 - cnt0) : -1;
+	r.stats_ns = t1.run_cnt > t0.run_cnt ? (double)(t1.run_ns - t0.run_ns) / (double)(t1.run_cnt - t0.run_cnt) : -1;
 	return r;
 }
 
@@ -178,7 +171,6 @@ int main(int argc, char **argv)
 	struct row rows[4];
 	struct capture *c;
 	char err[256];
-	int in, out;
 
 	if (argc > 2)
 		snprintf(mount, sizeof(mount), "%s", argv[2]);
@@ -202,19 +194,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "capture_cost: %s\n", err);
 		return 1;
 	}
-	in = capture_prog_fd(c, "wssnoop_ingress");
-	out = capture_prog_fd(c, "wssnoop_egress");
-	if (in < 0 || out < 0) {
+	if (capture_prog_fd(c, PROG_IN) < 0 || capture_prog_fd(c, PROG_OUT) < 0) {
 		fprintf(stderr, "capture_cost: the socket capture's programs are not loaded\n");
 		capture_close(c);
 		return 1;
 	}
 	capture_watch_port(c, 0, true);
-	rows[0] = row(c, in, request, request_len, ms);
-	rows[1] = row(c, out, answer, answer_len, ms);
-	rows[2] = row(c, in, ack, ack_len, ms);
+	rows[0] = row(c, PROG_IN, request, request_len, ms);
+	rows[1] = row(c, PROG_OUT, answer, answer_len, ms);
+	rows[2] = row(c, PROG_IN, ack, ack_len, ms);
 	capture_watch_port(c, 0, false);
-	rows[3] = row(c, in, request, request_len, ms);
+	rows[3] = row(c, PROG_IN, request, request_len, ms);
 	for (int i = 0; i < 4; i++)
 		printf("%s\"%s_ns\": %.1f, \"%s_stats_ns\": %.1f, \"%s_records\": %.3f", i ? ", " : "{", names[i],
 		       rows[i].ns, names[i], rows[i].stats_ns, names[i], rows[i].records);

@@ -194,8 +194,8 @@ int main(int argc, char **argv)
 		       request_ns[i], strlen(heads[i].answer), answer_ns[i]);
 	}
 	printf("{\"type\":\"parse_judge\",\"heads\":%zu,\"mean_request_bytes\":%.0f,"
-	       "\"request_ns\":%.1f,\"answer_ns\":%.1f,\"iterations\":%ld",
-	       N_HEADS, bytes / N_HEADS, request_sum / N_HEADS, answer_sum / N_HEADS, iterations);
+	       "\"request_ns\":%.1f,\"answer_ns\":%.1f,\"iterations\":%ld,\"repeats\":%d",
+	       N_HEADS, bytes / N_HEADS, request_sum / N_HEADS, answer_sum / N_HEADS, iterations, REPEATS);
 	for (size_t i = 0; i < N_HEADS; i++)
 		printf(",\"%s\":[%.1f,%.1f]", heads[i].name, request_ns[i], answer_ns[i]);
 	printf("}\n");
