@@ -4,6 +4,40 @@
 
 #include <stddef.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/*
+ * Sixteen bytes at a time through GCC vector extensions (SSE2 on x86-64,
+ * NEON on arm64, plain code elsewhere): a comparison of two blocks gives a
+ * lane mask, 0xff where it holds, and lane_bits() folds it to one bit a lane.
+ */
+typedef uint8_t byte_block __attribute__((vector_size(16)));
+typedef int8_t lane_mask __attribute__((vector_size(16))); /* a comparison's result */
+typedef uint64_t word_pair __attribute__((vector_size(16)));
+#define BLOCK_LEN 16
+
+/* Bit i set where lane i is: one instruction on x86-64, a multiply per half
+ * elsewhere (each 0x01 byte carried to its own bit of the top byte). */
+static unsigned lane_bits(lane_mask hits)
+{
+#ifdef __SSE2__
+	return (unsigned)_mm_movemask_epi8((__m128i)hits);
+#else
+	word_pair words = (word_pair)hits;
+	unsigned bits[2];
+
+	for (int half = 0; half < 2; half++) {
+		uint64_t w = words[half];
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w);
+#endif
+		bits[half] = (unsigned)(((w & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
+	}
+	return bits[0] | bits[1] << 8;
+#endif
+}
 
 /* The HTTP/2 connection preface (RFC 9113 3.4); 12 bytes are enough to tell. */
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -161,8 +195,6 @@ static bool upgrade_word_at(const uint8_t *buf, size_t len, size_t i)
 	return len - i >= strlen(word) && byte_slice_eq_nocase((struct byte_slice){buf + i, strlen(word)}, word);
 }
 
-typedef uint8_t bytes16 __attribute__((vector_size(16)));
-
 /*
  * Sixteen places at a time, a place being a candidate only where its two
  * bytes read "up" or "we" (any case: OR 0x20 folds exactly the letters onto
@@ -173,34 +205,23 @@ typedef uint8_t bytes16 __attribute__((vector_size(16)));
  */
 bool http_mentions_upgrade(const uint8_t *buf, size_t len)
 {
-	const bytes16 fold = {0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+	const byte_block fold = {0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
 			      0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20};
 	size_t i = 0;
 
 	/* Sixteen places need seventeen bytes: the second byte of the last. */
 	for (; i + 17 <= len; i += 16) {
-		bytes16 a, b, hit;
-		uint64_t lanes[2];
+		byte_block a, b;
+		unsigned hits;
 
 		memcpy(&a, buf + i, sizeof(a));
 		memcpy(&b, buf + i + 1, sizeof(b));
 		a |= fold;
 		b |= fold;
-		hit = (bytes16)(((a == 'u') & (b == 'p')) | ((a == 'w') & (b == 'e')));
-		memcpy(lanes, &hit, sizeof(lanes));
-		if (!(lanes[0] | lanes[1]))
-			continue;
-		for (int half = 0; half < 2; half++) {
-			uint64_t m = lanes[half];
-
-			while (m) {
-				unsigned lane = (unsigned)__builtin_ctzll(m) / 8;
-
-				if (upgrade_word_at(buf, len, i + 8 * (size_t)half + lane))
-					return true;
-				m &= ~(0xffull << (8 * lane));
-			}
-		}
+		hits = lane_bits(((a == 'u') & (b == 'p')) | ((a == 'w') & (b == 'e')));
+		for (; hits; hits &= hits - 1)
+			if (upgrade_word_at(buf, len, i + (size_t)__builtin_ctz(hits)))
+				return true;
 	}
 	for (; i < len; i++)
 		if (upgrade_word_at(buf, len, i))
@@ -410,15 +431,10 @@ static inline bool equal_to_lower(const uint8_t *p, const char *lower, size_t n)
 #define NAME_IS(name, lower) equal_to_lower((name).ptr, lower, sizeof(lower) - 1)
 
 /*
- * Sixteen bytes at a time through GCC vector extensions (SSE2 on x86-64,
- * NEON on arm64): line ends, NUL and bare CR are found in one scan, and where
- * a header name stops in another, instead of a libc call or byte loop for
- * each, per line.
+ * Line ends, NUL and bare CR are found in one scan of blocks, and where a
+ * header name stops in another, instead of a libc call or byte loop for each,
+ * per line.
  */
-typedef uint8_t byte_block __attribute__((vector_size(16)));
-typedef int8_t lane_mask __attribute__((vector_size(16))); /* a comparison's result */
-typedef uint64_t word_pair __attribute__((vector_size(16)));
-#define BLOCK_LEN 16
 
 static byte_block load_block(const uint8_t *p)
 {
@@ -431,20 +447,9 @@ static byte_block load_block(const uint8_t *p)
 /* Index of the first lane set, or BLOCK_LEN when none is. */
 static size_t first_lane(lane_mask hits)
 {
-	word_pair words = (word_pair)hits;
+	unsigned bits = lane_bits(hits);
 
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (words[0])
-		return (size_t)__builtin_ctzll(words[0]) / 8;
-	if (words[1])
-		return 8 + (size_t)__builtin_ctzll(words[1]) / 8;
-#else
-	if (words[0])
-		return (size_t)__builtin_clzll(words[0]) / 8;
-	if (words[1])
-		return 8 + (size_t)__builtin_clzll(words[1]) / 8;
-#endif
-	return BLOCK_LEN;
+	return bits ? (size_t)__builtin_ctz(bits) : BLOCK_LEN;
 }
 
 /*
@@ -811,19 +816,45 @@ static bool is_list_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The n bytes at p against token (n == strlen(token)): enum http_token_match bits. */
+/* n bytes of p and q equal, ignoring ASCII case when fold is set: a word at a
+ * time, the last word overlapping the one before, as in equal_to_lower(). */
+static bool bytes_equal(const uint8_t *p, const uint8_t *q, size_t n, bool fold)
+{
+	uint64_t a, b, diff = 0;
+	size_t i;
+
+	if (n < 4) {
+		for (i = 0; i < n; i++)
+			diff |= fold ? (uint64_t)(ascii_lower(p[i]) ^ ascii_lower(q[i])) : p[i] ^ q[i];
+		return !diff;
+	}
+	if (n < 8) {
+		a = load_short(p, n);
+		b = load_short(q, n);
+		return fold ? lower_word(a) == lower_word(b) : a == b;
+	}
+	for (i = 0;; i += 8) {
+		if (i + 8 > n)
+			i = n - 8;
+		a = load_word(p + i);
+		b = load_word(q + i);
+		diff |= fold ? lower_word(a) ^ lower_word(b) : a ^ b;
+		if (i + 8 == n)
+			return !diff;
+	}
+}
+
+/* The n bytes at p against token (n == strlen(token)): enum http_token_match
+ * bits. Exact case allows a capital first letter ("Upgrade" for "upgrade"). */
 static unsigned token_match(const uint8_t *p, const char *token, size_t n)
 {
-	bool exact = true;
+	const uint8_t *want = (const uint8_t *)token;
+	bool exact;
 
-	for (size_t i = 0; i < n; i++) {
-		uint8_t want = (uint8_t)token[i];
-
-		if (ascii_lower(p[i]) != ascii_lower(want))
-			return 0;
-		if (p[i] != want && !(i == 0 && want >= 'a' && want <= 'z' && p[i] == want - ('a' - 'A')))
-			exact = false;
-	}
+	if (!bytes_equal(p, want, n, true))
+		return 0;
+	exact = (p[0] == want[0] || (want[0] >= 'a' && want[0] <= 'z' && p[0] == want[0] - ('a' - 'A'))) &&
+		bytes_equal(p + 1, want + 1, n - 1, false);
 	return HTTP_TOKEN_PRESENT | (exact ? HTTP_TOKEN_EXACT_CASE : 0);
 }
 

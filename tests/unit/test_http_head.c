@@ -249,6 +249,26 @@ static void test_token_list_variants(void **state)
 	assert_int_equal(http_list_has_token(byte_slice_from_cstr(""), "upgrade"), 0);
 	assert_int_equal(http_list_has_token(byte_slice_from_cstr("close"), "close"),
 			 HTTP_TOKEN_PRESENT | HTTP_TOKEN_EXACT_CASE);
+	/* Every length the word-at-a-time compare takes apart (under 4, 4 to 7,
+	 * 8, over 8 with an overlapping last word), a case difference or another
+	 * byte at the start, in the middle and at the very end. */
+	static const char *const tokens[] = { "h2c", "close", "upgrade", "websocke", "websocket",
+					      "permessage-deflate" };
+	for (size_t t = 0; t < sizeof(tokens) / sizeof(tokens[0]); t++) {
+		size_t n = strlen(tokens[t]);
+		char v[32];
+
+		for (size_t at = 0; at < n; at++) {
+			memcpy(v, tokens[t], n + 1);
+			v[at] = (char)(v[at] - ('a' - 'A'));
+			if (v[at] < 'A' || v[at] > 'Z')
+				continue; /* not a letter: '2', '-' */
+			assert_int_equal(http_list_has_token(byte_slice_from_cstr(v), tokens[t]),
+					 HTTP_TOKEN_PRESENT | (at == 0 ? HTTP_TOKEN_EXACT_CASE : 0));
+			v[at] = '_';
+			assert_int_equal(http_list_has_token(byte_slice_from_cstr(v), tokens[t]), 0);
+		}
+	}
 }
 
 static void test_duplicate_headers(void **state)
