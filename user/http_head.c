@@ -200,13 +200,10 @@ static bool upgrade_word_at(const uint8_t *buf, size_t len, size_t i)
  * bytes read "up" or "we" (any case: OR 0x20 folds exactly the letters onto
  * themselves here), which a head's text rarely has; a test for the first
  * letter alone stopped at most words of a browser's head ("User-Agent",
- * "Linux", "gzip", "www"), and cost as much as parsing the head. The vector
- * type compiles to SSE2 or NEON, or to plain code elsewhere.
+ * "Linux", "gzip", "www"), and cost as much as parsing the head.
  */
 bool http_mentions_upgrade(const uint8_t *buf, size_t len)
 {
-	const byte_block fold = {0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
-			      0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20};
 	size_t i = 0;
 
 	/* Sixteen places need seventeen bytes: the second byte of the last. */
@@ -216,8 +213,8 @@ bool http_mentions_upgrade(const uint8_t *buf, size_t len)
 
 		memcpy(&a, buf + i, sizeof(a));
 		memcpy(&b, buf + i + 1, sizeof(b));
-		a |= fold;
-		b |= fold;
+		a |= 0x20;
+		b |= 0x20;
 		hits = lane_bits(((a == 'u') & (b == 'p')) | ((a == 'w') & (b == 'e')));
 		for (; hits; hits &= hits - 1)
 			if (upgrade_word_at(buf, len, i + (size_t)__builtin_ctz(hits)))
@@ -403,9 +400,9 @@ static inline bool word_equal_to_lower(uint64_t p, uint64_t want)
 }
 
 /*
- * n bytes of p equal the lower-case lower, ignoring ASCII case. Inline and
- * called with string literals (NAME_IS), so that the words of lower and
- * their case bits become constants.
+ * n bytes of p equal the lower-case lower, ignoring ASCII case. Inline, so
+ * that called with string literals (NAME_IS) the words of lower and their
+ * case bits become constants; token_match() passes a list token.
  */
 static inline bool equal_to_lower(const uint8_t *p, const char *lower, size_t n)
 {
@@ -816,46 +813,16 @@ static bool is_list_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* n bytes of p and q equal, ignoring ASCII case when fold is set: a word at a
- * time, the last word overlapping the one before, as in equal_to_lower(). */
-static bool bytes_equal(const uint8_t *p, const uint8_t *q, size_t n, bool fold)
-{
-	uint64_t a, b, diff = 0;
-	size_t i;
-
-	if (n < 4) {
-		for (i = 0; i < n; i++)
-			diff |= fold ? (uint64_t)(ascii_lower(p[i]) ^ ascii_lower(q[i])) : p[i] ^ q[i];
-		return !diff;
-	}
-	if (n < 8) {
-		a = load_short(p, n);
-		b = load_short(q, n);
-		return fold ? lower_word(a) == lower_word(b) : a == b;
-	}
-	for (i = 0;; i += 8) {
-		if (i + 8 > n)
-			i = n - 8;
-		a = load_word(p + i);
-		b = load_word(q + i);
-		diff |= fold ? lower_word(a) ^ lower_word(b) : a ^ b;
-		if (i + 8 == n)
-			return !diff;
-	}
-}
-
-/* The n bytes at p against token (n == strlen(token)): enum http_token_match
- * bits. Exact case allows a capital first letter ("Upgrade" for "upgrade"). */
+/* The n bytes at p against token (n == strlen(token), in lower case, as
+ * http_list_has_token() takes it): enum http_token_match bits. Exact case
+ * allows a capital first letter ("Upgrade" for "upgrade"), which is all the
+ * case-insensitive match leaves the first byte. */
 static unsigned token_match(const uint8_t *p, const char *token, size_t n)
 {
-	const uint8_t *want = (const uint8_t *)token;
-	bool exact;
-
-	if (!bytes_equal(p, want, n, true))
+	if (!equal_to_lower(p, token, n))
 		return 0;
-	exact = (p[0] == want[0] || (want[0] >= 'a' && want[0] <= 'z' && p[0] == want[0] - ('a' - 'A'))) &&
-		bytes_equal(p + 1, want + 1, n - 1, false);
-	return HTTP_TOKEN_PRESENT | (exact ? HTTP_TOKEN_EXACT_CASE : 0);
+	return HTTP_TOKEN_PRESENT |
+	       (memcmp(p + 1, token + 1, n - 1) == 0 ? HTTP_TOKEN_EXACT_CASE : 0);
 }
 
 unsigned http_list_has_token(struct byte_slice value, const char *token)
