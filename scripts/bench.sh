@@ -6,15 +6,15 @@
 # build/bench/results.md (every run: build/bench/runs.jsonl).
 #
 # Settings, as environment variables (make bench BENCH_ROUNDS=8 works too):
-#   BENCH_ROUNDS=5 BENCH_SECONDS=5 BENCH_STATS_SECONDS=2 BENCH_STOP_TIMEOUT=10
+#   BENCH_ROUNDS=5 BENCH_SECONDS=4 BENCH_STATS_SECONDS=2 BENCH_STOP_TIMEOUT=10
 #   BENCH_WS_SECONDS=4 BENCH_WS_RATE=5000 BENCH_CONNS=16
-#   BENCH_ECHO_SECONDS=4 BENCH_ECHO_CONNS=16
+#   BENCH_ECHO_SECONDS=3 BENCH_ECHO_CONNS=16
 #   BENCH_ARMS=none,wssnoop-other,wssnoop-port,syscall-other,syscall-port,tcpdump,bpftrace,bare-port,wssnoop-nolife
 #     (wssnoop-nolife, wssnoop --no-lifetime, runs in the echo workload only; bare-port,
 #     the bare reference capture, in keepalive only)
 #   BENCH_WORKLOADS=keepalive,close,websocket,echo,micro
 #   BENCH_SERVER_CPU=1 BENCH_CLIENT_CPU=0 BENCH_PORT=18480
-# The default finishes in about 14 minutes on a 2-core machine (the echo
+# The default finishes in about 12 minutes on a 2-core machine (the echo
 # workload alone, BENCH_WORKLOADS=echo: under 2). Run it on a quiet machine:
 # other tracers and load move every figure.
 set -euo pipefail

@@ -4,7 +4,8 @@
 #                                   runtimes (make, make unit, make unit-asan, make fuzz)
 #   scripts/install-deps.sh test    + the real servers and clients the end-to-end tests drive
 #   scripts/install-deps.sh vm      + qemu, busybox, cpio for the kernel matrix (make vmtest)
-#   scripts/install-deps.sh bench   + wrk, tcpdump, bpftrace for make bench
+#   scripts/install-deps.sh bench   + nginx, wrk, tcpdump, bpftrace, perf, valgrind for make bench
+#                                   (not the other test peers: a fresh machine's bench starts sooner)
 # Several purposes may be given at once. Nothing outside Debian's archive is fetched.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ build=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 test=(nginx curl openssl python3 python3-pytest python3-websockets nodejs node-ws
       tomcat10 tomcat10-examples iproute2 procps libcap2-bin prometheus)
 vm=(qemu-system-x86 busybox-static cpio)
-bench=(wrk tcpdump bpftrace linux-perf valgrind)
+bench=(nginx procps wrk tcpdump bpftrace linux-perf valgrind)
 
 want=()
 [ $# -eq 0 ] && set -- build
@@ -22,7 +23,7 @@ for purpose in "$@"; do
 	build) want+=("${build[@]}") ;;
 	test) want+=("${build[@]}" "${test[@]}") ;;
 	vm) want+=("${build[@]}" "${vm[@]}") ;;
-	bench) want+=("${build[@]}" "${test[@]}" "${bench[@]}") ;;
+	bench) want+=("${build[@]}" "${bench[@]}") ;;
 	*) echo "install-deps: unknown purpose '$purpose' (build, test, vm, bench)" >&2; exit 2 ;;
 	esac
 done

@@ -37,10 +37,10 @@ The echo workload, closed-loop like wrk, gets its BPF ns per message the
 same way: from a second, BENCH_STATS_SECONDS long wspeer echo run with
 bpf_stats on.
 
-Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (5: one wrk run),
+Settings (environment): BENCH_ROUNDS (5), BENCH_SECONDS (4: one wrk run),
 BENCH_STATS_SECONDS (2: the wrk or echo run with bpf_stats on), BENCH_STOP_TIMEOUT (10),
 BENCH_WS_SECONDS (4), BENCH_WS_RATE (5000), BENCH_CONNS (16),
-BENCH_ECHO_SECONDS (4), BENCH_ECHO_CONNS (16),
+BENCH_ECHO_SECONDS (3), BENCH_ECHO_CONNS (16),
 BENCH_ARMS (comma list, default all but wssnoop-unstaged-port, wssnoop-reads-*, wssnoop-scoped-port and bare-other; bare-port and bare-other run in keepalive only), BENCH_WORKLOADS (keepalive,close,
 websocket,echo,micro), BENCH_SERVER_CPU (1), BENCH_CLIENT_CPU (0), BENCH_WSSNOOP (the binary: ./wssnoop),
 BENCH_PORT (18480; +1 is the "other" port, +2 the WebSocket server's).
@@ -76,11 +76,11 @@ def env_num(name, default, kind=int):
 
 
 ROUNDS = env_num("BENCH_ROUNDS", 5)
-SECONDS = env_num("BENCH_SECONDS", 5.0, float)
+SECONDS = env_num("BENCH_SECONDS", 4.0, float)
 WS_SECONDS = env_num("BENCH_WS_SECONDS", 4.0, float)
 WS_RATE = env_num("BENCH_WS_RATE", 5000)
 CONNS = env_num("BENCH_CONNS", 16)
-ECHO_SECONDS = env_num("BENCH_ECHO_SECONDS", 4.0, float)
+ECHO_SECONDS = env_num("BENCH_ECHO_SECONDS", 3.0, float)
 ECHO_CONNS = env_num("BENCH_ECHO_CONNS", 16)
 ECHO_SIZE = 64  # wspeer echo's default frame size
 SERVER_CPU = env_num("BENCH_SERVER_CPU", 1)
@@ -139,8 +139,13 @@ TRACE_PROG_TYPES = {"cgroup_skb", "tracepoint", "tracing", "raw_tracepoint", "kp
                     "perf_event", "sched_cls", "xdp", "sock_ops", "socket_filter"}
 
 
+STARTED = time.monotonic()
+
+
 def log(text):
-    print(f"bench: {text}", file=sys.stderr, flush=True)
+    """A progress line, with the minutes and seconds since the bench began."""
+    elapsed = int(time.monotonic() - STARTED)
+    print(f"bench: {elapsed // 60:2d}:{elapsed % 60:02d} {text}", file=sys.stderr, flush=True)
 
 
 def run(cmd, **kwargs):
