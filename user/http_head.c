@@ -441,75 +441,75 @@ static byte_block load_block(const uint8_t *p)
 	return block;
 }
 
-/* Index of the first lane set, or BLOCK_LEN when none is. */
-static size_t first_lane(lane_mask hits)
-{
-	unsigned bits = lane_bits(hits);
+/* A line's name stop not found yet (see next_line_byte()). */
+#define NO_STOP SIZE_MAX
 
-	return bits ? (size_t)__builtin_ctz(bits) : BLOCK_LEN;
+static bool is_name_stop(uint8_t c)
+{
+	return c == ':' || is_ows(c);
 }
 
 /*
- * Where a header name stops: the first ':', SP or HT of the line, or
- * line.len. avail >= line.len bytes may be read from line.ptr (the line end
- * and what follows), so that one block covers a short line too.
- */
-static size_t name_stop(struct byte_slice line, size_t avail)
-{
-	size_t i = 0;
-
-	for (; i < line.len && i + BLOCK_LEN <= avail; i += BLOCK_LEN) {
-		byte_block block = load_block(line.ptr + i);
-		size_t at = i + first_lane((block == ':') | (block == ' ') | (block == '\t'));
-
-		if (at < i + BLOCK_LEN)
-			return at < line.len ? at : line.len;
-	}
-	for (; i < line.len; i++)
-		if (line.ptr[i] == ':' || is_ows(line.ptr[i]))
-			return i;
-	return line.len;
-}
-
-/* The first byte at or after pos that may end a line or make an anomaly, or
+ * The first byte at or after pos that may end a line or make an anomaly, or
  * len: every CR, LF and NUL, and some other control bytes, which one compare
- * takes in too (line_end_at() passes over them). */
-static size_t next_line_byte(const uint8_t *buf, size_t pos, size_t len)
+ * takes in too (line_end_at() passes over them). While *stop is NO_STOP, the
+ * same loads look for where a header name would stop, the first ':', SP or
+ * HT: a header line is scanned once for both. The stop found may lie past
+ * the line's end (then the line has none).
+ */
+static size_t next_line_byte(const uint8_t *buf, size_t pos, size_t len, size_t *stop)
 {
 	for (; pos + BLOCK_LEN <= len; pos += BLOCK_LEN) {
 		byte_block block = load_block(buf + pos);
-		size_t at = first_lane(block <= '\r');
+		unsigned ends = lane_bits(block <= '\r');
 
-		if (at < BLOCK_LEN)
-			return pos + at;
+		if (*stop == NO_STOP) {
+			unsigned stops = lane_bits((block == ':') | (block == ' ') | (block == '\t'));
+
+			if (stops)
+				*stop = pos + (size_t)__builtin_ctz(stops);
+		}
+		if (ends)
+			return pos + (size_t)__builtin_ctz(ends);
 	}
-	for (; pos < len; pos++)
+	for (; pos < len; pos++) {
+		if (*stop == NO_STOP && is_name_stop(buf[pos]))
+			*stop = pos;
 		if (buf[pos] <= '\r')
 			return pos;
+	}
 	return len;
 }
 
 /*
- * The LF that ends the line starting at pos, or len when none does. NUL and
- * bare CR (a CR not followed by LF; one that ends the bytes given may yet be)
- * met on the way are recorded: every byte up to the end of the head passes
- * here once, so the head needs no second pass for them. A CR-only head has no
- * lines at all, and its CRs are found all the same.
+ * The LF that ends the line starting at pos, or len when none does; *content_end
+ * is where the line's content ends (its CR, or the LF of a line that ends with
+ * LF alone). NUL and bare CR (a CR not followed by LF; one that ends the bytes
+ * given may yet be) met on the way are recorded: every byte up to the end of
+ * the head passes here once, so the head needs no second pass for them. A
+ * CR-only head has no lines at all, and its CRs are found all the same.
+ * *stop: as for next_line_byte(), from pos on.
  */
-static size_t line_end_at(const uint8_t *buf, size_t pos, size_t len, uint32_t *anomalies)
+static size_t line_end_at(const uint8_t *buf, size_t pos, size_t len, uint32_t *anomalies, size_t *content_end,
+			  size_t *stop)
 {
+	*stop = NO_STOP;
 	for (;;) {
-		size_t at = next_line_byte(buf, pos, len);
+		size_t at = next_line_byte(buf, pos, len, stop);
 
-		if (at == len || buf[at] == '\n')
+		*content_end = at;
+		if (at == len)
 			return at;
-		if (buf[at] == '\0') {
-			*anomalies |= HTTP_ANOM_NUL;
-		} else if (buf[at] == '\r') {
+		if (buf[at] == '\r') {
 			if (at + 1 < len && buf[at + 1] == '\n')
 				return at + 1;
 			if (at + 1 < len)
 				*anomalies |= HTTP_ANOM_BARE_CR;
+		} else if (buf[at] == '\n') {
+			*anomalies |= HTTP_ANOM_LF_ONLY;
+			return at;
+		} else if (buf[at] == '\0') {
+			*anomalies |= HTTP_ANOM_NUL;
 		}
 		pos = at + 1;
 	}
@@ -640,12 +640,12 @@ static void store_header(struct byte_slice name, struct byte_slice value, struct
 }
 
 /* Returns whether the line became (or extended) a stored header, so that a
- * folded continuation knows whether it has something to extend. avail bytes
- * may be read from line.ptr. */
-static bool parse_header_line(struct byte_slice line, size_t avail, bool prev_stored,
+ * folded continuation knows whether it has something to extend. stop is the
+ * index of the line's first ':', SP or HT, or line.len (line_end_at()). */
+static bool parse_header_line(struct byte_slice line, size_t stop, bool prev_stored,
 			      struct http_head *out)
 {
-	size_t stop, colon;
+	size_t colon;
 	struct byte_slice name, value;
 
 	if (is_ows(line.ptr[0])) {
@@ -665,7 +665,6 @@ static bool parse_header_line(struct byte_slice line, size_t avail, bool prev_st
 		return true;
 	}
 
-	stop = name_stop(line, avail);
 	colon = stop;
 	if (stop < line.len && line.ptr[stop] != ':') {
 		/* Whitespace first: the colon, if any, lies further on. */
@@ -726,16 +725,11 @@ static bool parse_head(const uint8_t *buf, size_t len, enum http_head_kind kind,
 	}
 
 	while (pos < len) {
-		size_t line_end = line_end_at(buf, pos, len, &out->anomalies), content_end;
+		size_t stop, content_end, line_end = line_end_at(buf, pos, len, &out->anomalies, &content_end, &stop);
 		struct byte_slice line;
 
 		if (line_end == len)
 			break; /* a cut last line says nothing reliable */
-		content_end = line_end;
-		if (content_end > pos && buf[content_end - 1] == '\r')
-			content_end--;
-		else
-			out->anomalies |= HTTP_ANOM_LF_ONLY;
 		line = slice(buf, pos, content_end);
 		pos = line_end + 1;
 
@@ -753,7 +747,8 @@ static bool parse_head(const uint8_t *buf, size_t len, enum http_head_kind kind,
 			out->head_len = pos;
 			break;
 		}
-		prev_stored = parse_header_line(line, len - (size_t)(line.ptr - buf), prev_stored, out);
+		stop -= (size_t)(line.ptr - buf); /* NO_STOP stays past the line */
+		prev_stored = parse_header_line(line, stop < line.len ? stop : line.len, prev_stored, out);
 	}
 	if (!out->complete) {
 		out->head_len = len;

@@ -177,6 +177,26 @@ static void test_key_wellformed(void **state)
 						  i == 6 ? 24 : strlen(bad[i])));
 }
 
+/* Every byte value at every one of the 22 places: taken exactly where RFC 4648's
+ * alphabet has it, whichever lane of the key's blocks the place falls in. */
+static void test_key_alphabet_every_byte(void **state)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint8_t key[24];
+
+	(void)state;
+	for (size_t place = 0; place < 22; place++) {
+		for (unsigned c = 0; c < 256; c++) {
+			bool in_alphabet = c != 0 && memchr(alphabet, (int)c, sizeof(alphabet) - 1) != NULL;
+
+			memcpy(key, RFC_KEY, sizeof(key));
+			key[place] = (uint8_t)c;
+			if (ws_key_is_wellformed(key, sizeof(key)) != in_alphabet)
+				fail_msg("byte 0x%02x at %zu: %s", c, place, in_alphabet ? "refused" : "taken");
+		}
+	}
+}
+
 /* ---- good handshakes ------------------------------------------------------ */
 
 static void test_chrome_upgraded(void **state)
@@ -854,6 +874,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accept_rfc_sample),
 		cmocka_unit_test(test_key_wellformed),
+		cmocka_unit_test(test_key_alphabet_every_byte),
 		cmocka_unit_test(test_chrome_upgraded),
 		cmocka_unit_test(test_firefox_keepalive_upgrade),
 		cmocka_unit_test(test_good_via_nginx),
