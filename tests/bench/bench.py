@@ -1042,17 +1042,25 @@ def machine_text():
 def targets_rows(parse):
     rows = []
 
-    def ratio(workload, arm):
-        return median(ratio_by_round(workload, arm))
-
     def check(name, value, ok, shown):
         rows.append([name, shown if value is not None else "not measured",
                      "—" if value is None else ("met" if ok(value) else "**missed**")])
 
-    v = ratio("keepalive", "wssnoop-port")
-    check("keep-alive req/s watching the served port ≥ 0.98 × untraced", v, lambda x: x >= 0.98, fmt(v, ".3f"))
-    v = ratio("keepalive", "wssnoop-other")
-    check("keep-alive req/s watching another port ≥ 0.995 × untraced", v, lambda x: x >= 0.995, fmt(v, ".3f"))
+    def check_ratio(name, arm, target):
+        """A ratio target decides only when every round is on one side of it (a sign test: by
+        chance, five rounds all fall on one side one time in sixteen); where the rounds
+        straddle it, the machine varied more than the margin, and the median says nothing."""
+        ratios = ratio_by_round("keepalive", arm)
+        if not ratios:
+            rows.append([name, "not measured", "—"])
+            return
+        shown = f"{median(ratios):.3f} (rounds {min(ratios):.3f}–{max(ratios):.3f})"
+        verdict = ("met" if min(ratios) >= target else "**missed**" if max(ratios) < target
+                   else "undecided: the rounds straddle it")
+        rows.append([name, shown, verdict])
+
+    check_ratio("keep-alive req/s watching the served port ≥ 0.98 × untraced", "wssnoop-port", 0.98)
+    check_ratio("keep-alive req/s watching another port ≥ 0.995 × untraced", "wssnoop-other", 0.995)
     bpf = median(bpf_per_request(runs_of("keepalive", "wssnoop-port")))
     check("BPF run time ≤ 600 ns per keep-alive request (watching)", bpf, lambda x: x <= 600, f"{fmt(bpf)} ns")
     cpu = {arm: median([r.get("cpu_s") for r in runs_of("keepalive", arm)])
