@@ -325,7 +325,10 @@ __attribute__((noinline)) static void feed_pass_staged(struct pipeline *p, struc
 	}
 	stage_out(ro, r, order, &st[0]);
 	stage_out(ro, r, order, &st[1]);
-	reorder_drain(ro);
+	/* Everything handed on, but not drained: a drain also frees the buffers
+	 * kept for reuse, which the reader, running for hours, keeps (measured:
+	 * draining each 136 ms pass made four pushes in five a malloc). */
+	reorder_release(ro, UINT64_MAX);
 	pipeline_wake(p, ((const struct ws_event *)(r->buf + r->offsets[r->n_offsets - 1]))->ts_ns);
 }
 
