@@ -880,17 +880,17 @@ static bool mentions_reference(const uint8_t *b, size_t n)
 	return false;
 }
 
-/* Every length to past two blocks, each word planted at every place in any
- * case (so across the blocks' edges and in the last byte a block reads), and
- * random text of the letters the scan looks at, with near misses ("upgrad",
- * a byte that folds onto a letter only in one case: '@' | 0x20 is '`'). */
-static void test_mentions_upgrade(void **state)
+/* Every length to past two 32-byte blocks, each word planted at every place
+ * in any case (so across the blocks' edges and in the last byte a block
+ * reads), and random text of the letters the scan looks at, with near misses
+ * ("upgrad", a byte that folds onto a letter only in one case: '@' | 0x20 is
+ * '`'); with the 32-byte scan where the CPU has it, then with the 16-byte one. */
+static void check_mentions_upgrade(void)
 {
 	static const char alphabet[] = "uUpPgGrRaAdDeEwWbBsSoOcCkKtT@`5:- \r\n";
-	uint8_t buf[80];
+	uint8_t buf[100];
 	unsigned seed = 12345;
 
-	(void)state;
 	for (size_t n = 0; n <= sizeof(buf); n++) {
 		memset(buf, 'x', n);
 		assert_false(http_mentions_upgrade(buf, n));
@@ -920,6 +920,16 @@ static void test_mentions_upgrade(void **state)
 		}
 		assert_int_equal(http_mentions_upgrade(buf, n), mentions_reference(buf, n));
 	}
+}
+
+static void test_mentions_upgrade(void **state)
+{
+	(void)state;
+	http_head_use_wide_scan(true);
+	check_mentions_upgrade();
+	http_head_use_wide_scan(false);
+	check_mentions_upgrade();
+	http_head_use_wide_scan(true);
 }
 
 int main(void)
