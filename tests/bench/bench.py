@@ -980,6 +980,16 @@ def reference_text():
             f"{ws_bpf / bare_bpf:.2f} × the bare capture's BPF time.")
 
 
+def callgrind(cmd):
+    """Instructions the command ran, as callgrind counts them, and its output; (None, "") without valgrind."""
+    if not shutil.which("valgrind"):
+        return None, ""
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + cmd,
+                          capture_output=True, text=True, check=True)
+    m = re.search(r"Collected : (\d+)", done.stderr)
+    return (int(m.group(1)) if m else None), done.stdout
+
+
 def parse_instructions(parse):
     """Instructions per request head and per answer on parse+judge's path, counted by callgrind: the
     same on any machine, where its ns move with the machine. Two iteration counts, so that what
@@ -990,17 +1000,31 @@ def parse_instructions(parse):
     found = {}
     sizes = (100, 300)
     for kind in ("request", "answer"):
-        counts = []
-        for n in sizes:
-            err = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                                  os.path.join(OUT, "parse_judge"), str(n), kind],
-                                 capture_output=True, text=True, check=True).stderr
-            m = re.search(r"Collected : (\d+)", err)
-            if not m:
-                return found
-            counts.append(int(m.group(1)))
+        counts = [callgrind([os.path.join(OUT, "parse_judge"), str(n), kind])[0] for n in sizes]
+        if None in counts:
+            return found
         calls = (sizes[1] - sizes[0]) * parse["repeats"] * parse["heads"]
         found[f"{kind}_insns"] = (counts[1] - counts[0]) / calls
+    return found
+
+
+# The event path's scenarios counted by callgrind: the keep-alive load's records, one by one
+# and as staged batches put back in time order.
+EVENT_PATH_COUNTED = ("keepalive-text", "keepalive-text-staged")
+
+
+def event_path_instructions():
+    """Instructions per ring record through the reader's path, by callgrind at two pass counts
+    (event_path says how many records each ran through)."""
+    found = {}
+    for scenario in EVENT_PATH_COUNTED:
+        counted = []
+        for passes in (1, 3):
+            count, out = callgrind([os.path.join(OUT, "event_path"), str(passes), scenario])
+            if count is None:
+                return found
+            counted.append((count, json.loads(out.strip().splitlines()[-1])["records_run"]))
+        found[scenario] = (counted[1][0] - counted[0][0]) / (counted[1][1] - counted[0][1])
     return found
 
 
@@ -1167,6 +1191,9 @@ def report(started, parse, load_before, load_after):
         parts += ["", "## User-space event path (tests/bench/event_path.c: ring records replayed through the "
                   "tracker and the report, output to /dev/null)", "",
                   table(["scenario", "ns per record", "ns per request (or handshake)"], rows)]
+        if path.get("insns"):
+            parts += ["", "Instructions per record (callgrind, the same on any machine): "
+                      + ", ".join(f"{v:.0f} for {k}" for k, v in path["insns"].items()) + "."]
     parts += ["", "## Targets", "", table(["target", "measured", ""], targets_rows(parse)), ""]
     return "\n".join(parts)
 
@@ -1221,7 +1248,7 @@ def main():
             out = run(["taskset", "-c", str(SERVER_CPU), os.path.join(OUT, "event_path")])
             print(out.rsplit("\n", 2)[0], file=sys.stderr)
             record({"workload": "event_path", "arm": "none", "round": 1,
-                    **json.loads(out.strip().splitlines()[-1])})
+                    **json.loads(out.strip().splitlines()[-1]), "insns": event_path_instructions()})
     finally:
         for tracer in list(LIVE):
             tracer.proc.kill()
