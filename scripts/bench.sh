@@ -14,7 +14,7 @@
 #     the bare reference capture, in keepalive only)
 #   BENCH_WORKLOADS=keepalive,close,websocket,echo,micro
 #   BENCH_SERVER_CPU=1 BENCH_CLIENT_CPU=0 BENCH_PORT=18480
-# The default finishes in about 12 minutes on a 2-core machine (the echo
+# The default finishes in about 13 minutes on a 2-core machine (the echo
 # workload alone, BENCH_WORKLOADS=echo: under 2). Run it on a quiet machine:
 # other tracers and load move every figure.
 set -euo pipefail
