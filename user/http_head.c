@@ -225,7 +225,7 @@ static bool upgrade_word_at(const uint8_t *buf, size_t len, size_t i)
 }
 
 /*
- * Sixteen places at a time from from on, a place being a candidate only
+ * Sixteen places at a time from place i on, a place being a candidate only
  * where its two bytes read "up" or "we" (any case: OR 0x20 folds exactly the
  * letters onto themselves here), which a head's text rarely has; a test for
  * the first letter alone stopped at most words of a browser's head
