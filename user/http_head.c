@@ -4,69 +4,7 @@
 
 #include <stddef.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-/* 32-byte scans where the CPU has AVX2, chosen at run time: the binary itself
- * is built for any x86-64. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define WIDE_SCAN 1
-#include <immintrin.h>
-
-/* -1: not asked yet; http_head_use_wide_scan() may turn it off. */
-static int wide_scan = -1;
-
-static bool has_avx2(void)
-{
-	if (wide_scan < 0) {
-		__builtin_cpu_init();
-		wide_scan = __builtin_cpu_supports("avx2") ? 1 : 0;
-	}
-	return wide_scan;
-}
-#endif
-
-void http_head_use_wide_scan(bool on)
-{
-#ifdef WIDE_SCAN
-	wide_scan = -1;
-	if (!on || !has_avx2())
-		wide_scan = 0;
-#else
-	(void)on;
-#endif
-}
-
-/*
- * Sixteen bytes at a time through GCC vector extensions (SSE2 on x86-64,
- * NEON on arm64, plain code elsewhere): a comparison of two blocks gives a
- * lane mask, 0xff where it holds, and lane_bits() folds it to one bit a lane.
- */
-typedef uint8_t byte_block __attribute__((vector_size(16)));
-typedef int8_t lane_mask __attribute__((vector_size(16))); /* a comparison's result */
-typedef uint64_t word_pair __attribute__((vector_size(16)));
-#define BLOCK_LEN 16
-
-/* Bit i set where lane i is: one instruction on x86-64, a multiply per half
- * elsewhere (each 0x01 byte carried to its own bit of the top byte). */
-static unsigned lane_bits(lane_mask hits)
-{
-#ifdef __SSE2__
-	return (unsigned)_mm_movemask_epi8((__m128i)hits);
-#else
-	word_pair words = (word_pair)hits;
-	unsigned bits[2];
-
-	for (int half = 0; half < 2; half++) {
-		uint64_t w = words[half];
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		w = __builtin_bswap64(w);
-#endif
-		bits[half] = (unsigned)(((w & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56);
-	}
-	return bits[0] | bits[1] << 8;
-#endif
-}
+#include "byte_block.h"
 
 /* The HTTP/2 connection preface (RFC 9113 3.4); 12 bytes are enough to tell. */
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -224,67 +162,47 @@ static bool upgrade_word_at(const uint8_t *buf, size_t len, size_t i)
 	return len - i >= strlen(word) && byte_slice_eq_nocase((struct byte_slice){buf + i, strlen(word)}, word);
 }
 
+/* Places i to i + 15 where "up" or "we" starts, one bit a place (OR 0x20
+ * folds exactly the letters onto themselves here); 17 bytes are read. */
+static unsigned pair_hits(const uint8_t *buf, size_t i)
+{
+	byte_block a = load_block(buf + i) | 0x20, b = load_block(buf + i + 1) | 0x20;
+
+	return lane_bits(((a == 'u') & (b == 'p')) | ((a == 'w') & (b == 'e')));
+}
+
 /*
- * Sixteen places at a time from place i on, a place being a candidate only
- * where its two bytes read "up" or "we" (any case: OR 0x20 folds exactly the
- * letters onto themselves here), which a head's text rarely has; a test for
- * the first letter alone stopped at most words of a browser's head
- * ("User-Agent", "Linux", "gzip", "www"), and cost as much as parsing the head.
+ * Thirty-two places at a time, a place being a candidate only where its two
+ * bytes read "up" or "we" (pair_hits()), which a head's text rarely has; a
+ * test for the first letter alone stopped at most words of a browser's head
+ * ("User-Agent", "Linux", "gzip", "www"), and cost as much as parsing the
+ * head. Every request head on a watched port passes here, most to the end.
  */
-static bool mentions_upgrade_from(const uint8_t *buf, size_t len, size_t i)
-{
-	/* Sixteen places need seventeen bytes: the second byte of the last. */
-	for (; i + 17 <= len; i += 16) {
-		byte_block a, b;
-		unsigned hits;
-
-		memcpy(&a, buf + i, sizeof(a));
-		memcpy(&b, buf + i + 1, sizeof(b));
-		a |= 0x20;
-		b |= 0x20;
-		hits = lane_bits(((a == 'u') & (b == 'p')) | ((a == 'w') & (b == 'e')));
-		for (; hits; hits &= hits - 1)
-			if (upgrade_word_at(buf, len, i + (size_t)__builtin_ctz(hits)))
-				return true;
-	}
-	for (; i < len; i++)
-		if (upgrade_word_at(buf, len, i))
-			return true;
-	return false;
-}
-
-#ifdef WIDE_SCAN
-/* The same test thirty-two places at a time, where the CPU has AVX2: every
- * request head on a watched port passes here, most of it to the end. */
-__attribute__((target("avx2"))) static bool mentions_upgrade_avx2(const uint8_t *buf, size_t len)
-{
-	const __m256i fold = _mm256_set1_epi8(0x20);
-	const __m256i u = _mm256_set1_epi8('u'), p = _mm256_set1_epi8('p');
-	const __m256i w = _mm256_set1_epi8('w'), e = _mm256_set1_epi8('e');
-	size_t i = 0;
-
-	for (; i + 33 <= len; i += 32) {
-		__m256i a = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(buf + i)), fold);
-		__m256i b = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(buf + i + 1)), fold);
-		__m256i up = _mm256_and_si256(_mm256_cmpeq_epi8(a, u), _mm256_cmpeq_epi8(b, p));
-		__m256i we = _mm256_and_si256(_mm256_cmpeq_epi8(a, w), _mm256_cmpeq_epi8(b, e));
-		unsigned hits = (unsigned)_mm256_movemask_epi8(_mm256_or_si256(up, we));
-
-		for (; hits; hits &= hits - 1)
-			if (upgrade_word_at(buf, len, i + (size_t)__builtin_ctz(hits)))
-				return true;
-	}
-	return mentions_upgrade_from(buf, len, i);
-}
-#endif
-
 bool http_mentions_upgrade(const uint8_t *buf, size_t len)
 {
-#ifdef WIDE_SCAN
-	if (has_avx2())
-		return mentions_upgrade_avx2(buf, len);
-#endif
-	return mentions_upgrade_from(buf, len, 0);
+	/* Thirty-two places need thirty-three bytes: the second byte of the
+	 * last. The last block overlaps the one before rather than leave a tail;
+	 * the place it leaves out, the last byte, starts no word. */
+	const size_t last = len - (2 * BLOCK_LEN + 1);
+
+	if (len <= 2 * BLOCK_LEN) {
+		for (size_t i = 0; i < len; i++)
+			if (upgrade_word_at(buf, len, i))
+				return true;
+		return false;
+	}
+	for (size_t i = 0;; i += 2 * BLOCK_LEN) {
+		unsigned hits;
+
+		if (i > last)
+			i = last;
+		hits = pair_hits(buf, i) | pair_hits(buf, i + BLOCK_LEN) << BLOCK_LEN;
+		for (; hits; hits &= hits - 1)
+			if (upgrade_word_at(buf, len, i + (size_t)__builtin_ctz(hits)))
+				return true;
+		if (i == last)
+			return false;
+	}
 }
 
 bool http_find_head_end(const uint8_t *buf, size_t len, size_t *head_len)
@@ -488,19 +406,6 @@ static inline bool equal_to_lower(const uint8_t *p, const char *lower, size_t n)
 
 #define NAME_IS(name, lower) equal_to_lower((name).ptr, lower, sizeof(lower) - 1)
 
-/*
- * Line ends, NUL and bare CR are found in one scan of blocks, and where a
- * header name stops in another, instead of a libc call or byte loop for each,
- * per line.
- */
-
-static byte_block load_block(const uint8_t *p)
-{
-	byte_block block;
-
-	memcpy(&block, p, sizeof(block));
-	return block;
-}
 
 /* A line's name stop not found yet (see next_line_byte()). */
 #define NO_STOP SIZE_MAX

@@ -138,9 +138,6 @@ const char *stream_kind_name(enum stream_kind kind);
  * comparison folds alike. The reporter's no-attempt test, on every request.
  */
 bool http_mentions_upgrade(const uint8_t *buf, size_t len);
-/* Let the scans above take 32 bytes at a time where the CPU has AVX2 (the
- * default), or keep them to 16: for tests of both, and for comparisons. */
-void http_head_use_wide_scan(bool on);
 
 /*
  * Find the end of a head: an empty line after CRLF or LF line ends (mixed

@@ -7,6 +7,8 @@
 #include <nettle/base64.h>
 #include <nettle/sha1.h>
 
+#include "byte_block.h"
+
 _Static_assert(BASE64_ENCODE_RAW_LENGTH(SHA1_DIGEST_SIZE) == WS_ACCEPT_LEN,
 	       "accept length is base64 of a SHA-1 digest");
 
@@ -25,29 +27,20 @@ void ws_compute_accept(const uint8_t *key, size_t key_len, char out[WS_ACCEPT_LE
 	out[WS_ACCEPT_LEN] = '\0';
 }
 
-/*
- * The base64 alphabet tested sixteen characters at a time (GCC vector
- * extensions: SSE2 on x86-64, NEON on arm64, plain code elsewhere), where a
- * table lookup a byte was most of judging a request's key. A lane is 0xff
- * where its character is in the alphabet.
- */
-typedef uint8_t char_block __attribute__((vector_size(16)));
-typedef uint64_t char_words __attribute__((vector_size(16)));
-
-static char_block base64_lanes(const uint8_t *p)
+/* The base64 alphabet tested a block at a time (byte_block.h), where a
+ * table lookup a byte was most of judging a request's key: a bit a
+ * character in the alphabet. */
+static unsigned base64_bits(const uint8_t *p)
 {
-	char_block c;
+	byte_block c = load_block(p);
 
-	memcpy(&c, p, sizeof(c));
 	/* c - 'A' < 26 without a borrow past 'A': unsigned lanes wrap below it. */
-	return (char_block)((char_block)(c - 'A') < 26) | (char_block)((char_block)(c - 'a') < 26) |
-	       (char_block)((char_block)(c - '0') < 10) | (char_block)(c == '+') | (char_block)(c == '/');
+	return lane_bits((lane_mask)((byte_block)(c - 'A') < 26) | (lane_mask)((byte_block)(c - 'a') < 26) |
+			 (lane_mask)((byte_block)(c - '0') < 10) | (c == '+') | (c == '/'));
 }
 
 bool ws_key_is_wellformed(const uint8_t *key, size_t key_len)
 {
-	char_words both;
-
 	/* 22 base64 characters then "==" is base64 of exactly 16 bytes. This is
 	 * Node ws's test, and the set Python websockets accepts by decoding and
 	 * counting (a decoder would also take non-zero trailing bits, so
@@ -55,8 +48,7 @@ bool ws_key_is_wellformed(const uint8_t *key, size_t key_len)
 	if (key_len != WS_KEY_LEN || key[22] != '=' || key[23] != '=')
 		return false;
 	/* Characters 0-15 and 6-21: the blocks overlap rather than leave a tail. */
-	both = (char_words)(base64_lanes(key) & base64_lanes(key + 6));
-	return (both[0] & both[1]) == ~0ull;
+	return (base64_bits(key) & base64_bits(key + 6)) == 0xffff;
 }
 
 bool ws_accept_matches(const uint8_t *key, size_t key_len, const uint8_t *accept,

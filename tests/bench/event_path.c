@@ -419,6 +419,7 @@ int main(int argc, char **argv)
 	 * went through, so that two pass counts under callgrind give the
 	 * instructions per record. */
 	const char *only = argc > 2 ? argv[2] : NULL;
+	const size_t passes_run = (size_t)passes * (REPEATS + 1); /* run() warms up, then repeats */
 
 	if (argc > 3 || (int)passes <= 0) {
 		fprintf(stderr, "usage: event_path [PASSES [SCENARIO]]\n");
@@ -439,16 +440,16 @@ int main(int argc, char **argv)
 		requests[i] = r.requests;
 		attempts[i] = r.attempts;
 		request_ns[i] = record_ns[i] * (double)r.records / (double)r.requests;
-		if (printed != (uint64_t)r.attempts * passes * (REPEATS + 1)) {
+		if (printed != (uint64_t)r.attempts * passes_run) {
 			fprintf(stderr, "event_path: %s printed %llu attempts, %zu expected\n", scenarios[i].name,
-				(unsigned long long)printed, r.attempts * passes * (REPEATS + 1));
+				(unsigned long long)printed, r.attempts * passes_run);
 			return 1;
 		}
 		printf("%-20s %8zu %9zu %9zu %10.1f %11.1f\n", scenarios[i].name, records[i], requests[i],
 		       attempts[i], record_ns[i], request_ns[i]);
 		if (only)
 			printf("{\"type\":\"event_path\",\"scenario\":\"%s\",\"records_run\":%zu}\n", scenarios[i].name,
-			       r.records * passes * (REPEATS + 1));
+			       r.records * passes_run);
 		free(r.buf);
 		free(r.offsets);
 	}
